@@ -1,0 +1,298 @@
+//! [`Buffer`]: many writers, flushed inline by whichever writer finds it full.
+
+use std::fmt;
+use std::io;
+
+use crate::Error;
+use crate::engine::{Engine, Flusher, Rejected};
+use crate::sink::{Outlet, Sink};
+
+type Role<'a, T, S> = Flusher<'a, T, Outlet<S, <S as Sink<T>>::Error>>;
+
+/// A batching buffer shared by many writers and flushed inline, with no
+/// background thread.
+///
+/// Writers copy items in concurrently without taking a lock. When a write
+/// does not fit, the writer that finds the buffer full swaps the filled half
+/// out and hands it to the sink itself, while the other writers go on filling
+/// the second, preallocated half. A writer blocks only when that half fills up
+/// too before the sink has returned (backpressure); it parks rather than
+/// spins.
+///
+/// ```
+/// use std::sync::Mutex;
+///
+/// let out = Mutex::new(Vec::new());
+/// let buf = mwsr::Buffer::new(64, |batch: &[u8]| -> Result<(), std::io::Error> {
+///     out.lock().unwrap().extend_from_slice(batch);
+///     Ok(())
+/// });
+/// std::thread::scope(|s| {
+///     for _ in 0..4 {
+///         s.spawn(|| buf.write(b"hello ").unwrap());
+///     }
+/// });
+/// buf.write_v(&[b"wor".as_slice(), b"ld"]).unwrap(); // both parts, contiguous
+/// buf.flush().unwrap();
+/// assert_eq!(out.lock().unwrap().len(), 4 * 6 + 5);
+/// ```
+///
+/// # Guarantees
+/// - The sink receives batches one at a time, never concurrently, in write
+///   order: the stream it sees is an interleaving of the writers' calls in
+///   which each call's items are contiguous and each writer's calls keep
+///   their order.
+/// - A write that fits in the buffer arrives in one batch; one of `capacity`
+///   items or more is handed to the sink straight from the caller's slice,
+///   after what was buffered before it.
+/// - No heap allocation per write or per flush.
+/// - A sink that fails or panics makes the buffer fail for good with that
+///   error ([`Error`] says what is lost); nothing deadlocks or is poisoned.
+///
+/// # Dropping
+/// Dropping the buffer flushes what is left, but a failure there cannot be
+/// reported. Call [`flush`](Self::flush) or [`into_inner`](Self::into_inner)
+/// first when you need to know that everything arrived.
+pub struct Buffer<T, S: Sink<T>> {
+    engine: Engine<T, Outlet<S, S::Error>>,
+}
+
+impl<T, S: Sink<T>> Buffer<T, S> {
+    /// A buffer of `capacity` items (two halves of `capacity` slots are
+    /// allocated up front) that hands its batches to `sink`.
+    ///
+    /// # Panics
+    /// If `capacity` is 0, or above `u32::MAX` items.
+    pub fn new(capacity: usize, sink: S) -> Self {
+        Self {
+            engine: Engine::new(capacity, Outlet::new(sink)),
+        }
+    }
+
+    /// The most items one batch holds.
+    pub fn capacity(&self) -> usize {
+        self.engine.capacity()
+    }
+
+    /// Copies `items` into the buffer, flushing first if they do not fit.
+    /// Returns `items.len()`.
+    ///
+    /// The items stay contiguous in the stream. A write of `capacity` items or
+    /// more flushes what is buffered and then hands `items` to the sink
+    /// directly, without copying. An empty write returns `Ok(0)` at once.
+    ///
+    /// # Errors
+    /// The sink's sticky error ([`Error::Sink`], [`Error::Panicked`]), if this
+    /// write's flush or an earlier one failed; [`Error::Reentrant`] if called
+    /// from inside this buffer's own sink when it would have to flush.
+    pub fn write(&self, items: &[T]) -> Result<usize, Error<S::Error>>
+    where
+        T: Clone,
+    {
+        self.write_parts(std::slice::from_ref(&items), |p| p)
+    }
+
+    /// Writes all `parts` as one contiguous run of items, never interleaved
+    /// with another writer's (scatter-gather). Returns the total length.
+    ///
+    /// If the total fits in [`capacity`](Self::capacity) the parts arrive in
+    /// one batch; otherwise they arrive in consecutive sink calls with nothing
+    /// from other writers in between.
+    ///
+    /// # Errors
+    /// As [`write`](Self::write).
+    pub fn write_v<P: AsRef<[T]>>(&self, parts: &[P]) -> Result<usize, Error<S::Error>>
+    where
+        T: Clone,
+    {
+        self.write_parts(parts, AsRef::as_ref)
+    }
+
+    /// Hands everything written so far to the sink, and returns once the sink
+    /// has returned. Does not call the sink when nothing is buffered.
+    ///
+    /// # Errors
+    /// As [`write`](Self::write).
+    pub fn flush(&self) -> Result<(), Error<S::Error>> {
+        self.with_role(flush_active)
+    }
+
+    /// Flushes, then gives back the sink and the flush's result.
+    pub fn into_inner(self) -> (S, Result<(), Error<S::Error>>) {
+        let result = self.flush();
+        let sink = self
+            .engine
+            .lock_flusher()
+            .ok()
+            .and_then(|mut role| role.state().take_sink());
+        // `self` was created with a sink and `into_inner` is the only taker.
+        (
+            sink.expect("mwsr: the sink is present until into_inner"),
+            result,
+        )
+    }
+
+    fn write_parts<P>(
+        &self,
+        parts: &[P],
+        slice: impl Fn(&P) -> &[T],
+    ) -> Result<usize, Error<S::Error>>
+    where
+        T: Clone,
+    {
+        // Lengths of zero-sized items can overflow when added; such a write
+        // cannot fit and goes the unbuffered way.
+        let total = parts
+            .iter()
+            .try_fold(0usize, |sum, p| sum.checked_add(slice(p).len()));
+        let n = match total {
+            Some(0) => return Ok(0),
+            Some(n) if n < self.capacity() => n,
+            _ => {
+                return self
+                    .with_role(|role| write_unbuffered(role, parts, &slice))
+                    .map(|()| total.unwrap_or(usize::MAX));
+            }
+        };
+        loop {
+            match self.engine.reserve(n) {
+                Ok(mut reservation) => {
+                    for part in parts {
+                        reservation.extend_from_slice(slice(part));
+                    }
+                    return Ok(n);
+                }
+                Err(Rejected::Full | Rejected::Busy) => self.with_role(|role| {
+                    // Another writer may have made room while we waited.
+                    if role.has_room(n) {
+                        Ok(())
+                    } else {
+                        flush_active(role)
+                    }
+                })?,
+                // Only a failure closes a `Buffer`; `with_role` returns it.
+                Err(Rejected::Closed) => self.with_role(|_| Err(Error::Closed))?,
+            }
+        }
+    }
+
+    /// Runs `f` with the flusher role, after checking the sticky failure; a
+    /// failure during `f` seals the buffer and drops what it holds.
+    fn with_role<R>(
+        &self,
+        f: impl FnOnce(&mut Role<'_, T, S>) -> Result<R, Error<S::Error>>,
+    ) -> Result<R, Error<S::Error>> {
+        let mut role = self.engine.lock_flusher().map_err(|_| Error::Reentrant)?;
+        role.state().check()?;
+        let result = f(&mut role);
+        if role.state().has_failed() {
+            role.close(|_, _| ()); // the items are dropped: see `Error`
+        }
+        result
+    }
+}
+
+/// Swaps the active half out and delivers it.
+fn flush_active<T, S: Sink<T>>(role: &mut Role<'_, T, S>) -> Result<(), Error<S::Error>> {
+    role.swap(|batch, outlet| outlet.deliver(batch))
+        .unwrap_or(Ok(()))
+}
+
+/// Delivers `parts`, too large for one batch, after what is buffered: parts
+/// of `capacity` items or more straight from the caller, smaller ones gathered
+/// in the spare half. The role is held throughout, so no other batch can come
+/// in between.
+fn write_unbuffered<T: Clone, S: Sink<T>, P>(
+    role: &mut Role<'_, T, S>,
+    parts: &[P],
+    slice: impl Fn(&P) -> &[T],
+) -> Result<(), Error<S::Error>> {
+    flush_active(role)?;
+    let (mut staging, outlet) = role.staging();
+    for part in parts {
+        let mut rest = slice(part);
+        if rest.len() >= staging.capacity() {
+            if !staging.is_empty() {
+                staging.drain(|batch| outlet.deliver(batch))?;
+            }
+            if !rest.is_empty() {
+                outlet.deliver(rest)?;
+            }
+            continue;
+        }
+        while !rest.is_empty() {
+            rest = &rest[staging.extend_from_slice(rest)..];
+            if staging.is_full() {
+                staging.drain(|batch| outlet.deliver(batch))?;
+            }
+        }
+    }
+    if !staging.is_empty() {
+        staging.drain(|batch| outlet.deliver(batch))?;
+    }
+    Ok(())
+}
+
+impl<T, S: Sink<T>> Drop for Buffer<T, S> {
+    fn drop(&mut self) {
+        // Errors cannot be returned from `drop`; see the type's docs.
+        let _ = self.flush();
+    }
+}
+
+impl<T, S: Sink<T>> fmt::Debug for Buffer<T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Buffer")
+            .field("capacity", &self.capacity())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Bytes written through `&Buffer`, so shared references can write.
+/// `write` and `write_all` copy the whole slice or fail; `write_vectored` is
+/// the atomic [`Buffer::write_v`]; `flush` is [`Buffer::flush`].
+impl<S> io::Write for &Buffer<u8, S>
+where
+    S: Sink<u8>,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(Buffer::write(self, buf)?)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        Ok(self.write_parts(bufs, |b| b)?)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        Buffer::write(self, buf)?;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(Buffer::flush(self)?)
+    }
+}
+
+/// As for `&Buffer`.
+impl<S> io::Write for Buffer<u8, S>
+where
+    S: Sink<u8>,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        io::Write::write(&mut &*self, buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        io::Write::write_vectored(&mut &*self, bufs)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        io::Write::write_all(&mut &*self, buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::Write::flush(&mut &*self)
+    }
+}

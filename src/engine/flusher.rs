@@ -1,0 +1,182 @@
+//! The flusher role: swapping the active slab out, and staging writes that
+//! must reach the sink together.
+
+use super::Engine;
+use super::slab::{self, CLOSED, Slab};
+use crate::sync::{MutexGuard, Ordering};
+
+/// The flusher role, held by one thread at a time. Gives access to the
+/// flusher's state `F` and to the slabs' flusher-only operations.
+pub(crate) struct Flusher<'a, T, F> {
+    engine: &'a Engine<T, F>,
+    state: MutexGuard<'a, F>,
+}
+
+impl<'a, T, F> Flusher<'a, T, F> {
+    pub(super) fn new(engine: &'a Engine<T, F>, state: MutexGuard<'a, F>) -> Self {
+        Self { engine, state }
+    }
+
+    /// The flusher's state.
+    pub(crate) fn state(&mut self) -> &mut F {
+        &mut self.state
+    }
+
+    fn active_index(&self) -> usize {
+        // ORDERING: only the role holder stores `active`, and the role's
+        // mutex orders our load after the previous holder's store.
+        self.engine.active.load(Ordering::Relaxed)
+    }
+
+    /// Whether a reservation of `n` slots would fit in the active slab now.
+    pub(crate) fn has_room(&self, n: usize) -> bool {
+        let word = self.engine.slabs[self.active_index()].load();
+        word & slab::SEALED == 0 && slab::offset(word) + n <= self.engine.capacity()
+    }
+
+    /// Whether the engine was closed.
+    #[allow(dead_code)] // used by the async buffer
+    pub(crate) fn is_closed(&self) -> bool {
+        self.engine.slabs[self.active_index()].load() & CLOSED != 0
+    }
+
+    /// Takes the active slab's batch: seals it, activates the spare so writers
+    /// go on at once, waits for the writers still copying into the sealed
+    /// slab, then calls `consume` with the batch and the flusher state. The
+    /// batch's items are dropped afterwards. Returns `None`, without calling
+    /// `consume`, when there is nothing to take.
+    pub(crate) fn swap<R>(&mut self, consume: impl FnOnce(&[T], &mut F) -> R) -> Option<R> {
+        let engine = self.engine;
+        let active = self.active_index();
+        let slab = &engine.slabs[active];
+        let word = slab.load();
+        if slab::offset(word) == 0 || word & CLOSED != 0 {
+            return None;
+        }
+        let len = slab::offset(slab.seal(0));
+        engine.slabs[1 - active].activate();
+        // ORDERING: Release pairs with writers' Acquire load of `active`,
+        // pointing them at the slab activated just before.
+        engine.active.store(1 - active, Ordering::Release);
+        self.take(active, len, consume)
+    }
+
+    /// Seals the engine for good and takes what was written so far, as
+    /// [`swap`](Self::swap) does. Writers get [`Rejected::Closed`](super::Rejected)
+    /// from now on.
+    pub(crate) fn close<R>(&mut self, consume: impl FnOnce(&[T], &mut F) -> R) -> Option<R> {
+        let active = self.active_index();
+        self.engine.slabs[1 - active].seal(CLOSED);
+        let len = slab::offset(self.engine.slabs[active].seal(CLOSED));
+        self.take(active, len, consume)
+    }
+
+    fn take<R>(
+        &mut self,
+        index: usize,
+        len: usize,
+        consume: impl FnOnce(&[T], &mut F) -> R,
+    ) -> Option<R> {
+        let engine = self.engine;
+        let slab = &engine.slabs[index];
+        engine.drain.wait(slab);
+        let len = slab.close_holes(len);
+        let batch = Batch { slab, len };
+        // SAFETY: sealed with no writer in flight (waited above, Acquire), so
+        // `0..len` holds initialised items and nobody else touches the slab
+        // until it is recycled by `batch`'s drop, after this borrow ends.
+        let items = unsafe { slab.items(batch.len) };
+        (len > 0).then(|| consume(items, &mut self.state))
+    }
+
+    /// The spare slab, for staging items that must reach the sink together
+    /// (a write too large for one batch). The spare is empty and sealed
+    /// whenever the role is free, and writers never enter a sealed slab.
+    pub(crate) fn staging(&mut self) -> (Staging<'_, T>, &mut F) {
+        let engine = self.engine;
+        let spare = &engine.slabs[1 - self.active_index()];
+        (
+            Staging {
+                slab: spare,
+                len: 0,
+            },
+            &mut self.state,
+        )
+    }
+}
+
+impl<T, F> Drop for Flusher<'_, T, F> {
+    fn drop(&mut self) {
+        *self.engine.holder.lock() = None;
+    }
+}
+
+/// A sealed slab's items while they are being consumed; dropping it drops the
+/// items and recycles the slab, also if the consumer unwinds.
+struct Batch<'a, T> {
+    slab: &'a Slab<T>,
+    len: usize,
+}
+
+impl<T> Drop for Batch<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: `0..len` are the batch's initialised items (see `take`),
+        // consumed now, and nobody else accesses the sealed slab.
+        unsafe { self.slab.drop_items(0..self.len) };
+        self.slab.recycle();
+    }
+}
+
+/// Items gathered in the spare slab by the flusher alone.
+pub(crate) struct Staging<'a, T> {
+    slab: &'a Slab<T>,
+    len: usize,
+}
+
+impl<T> Staging<'_, T> {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.slab.capacity()
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.len == self.slab.capacity()
+    }
+
+    /// Appends clones of as many of `items` as fit; returns how many.
+    pub(crate) fn extend_from_slice(&mut self, items: &[T]) -> usize
+    where
+        T: Clone,
+    {
+        let n = items.len().min(self.slab.capacity() - self.len);
+        self.slab.track_write(self.len..self.len + n);
+        // SAFETY: `len..len + n` is within the spare slab, uninitialised, and
+        // ours alone (sealed, and we hold the flusher role).
+        let dst = unsafe { std::slice::from_raw_parts_mut(self.slab.slot(self.len), n) };
+        dst.write_clone_of_slice(&items[..n]);
+        self.len += n;
+        n
+    }
+
+    /// Hands the staged items to `consume`, then drops them.
+    pub(crate) fn drain<R>(&mut self, consume: impl FnOnce(&[T]) -> R) -> R {
+        let batch = Batch {
+            slab: self.slab,
+            len: std::mem::take(&mut self.len),
+        };
+        // SAFETY: `0..batch.len` were initialised by `extend_from_slice`, and
+        // the slab is ours alone (see `extend_from_slice`).
+        let items = unsafe { self.slab.items(batch.len) };
+        consume(items)
+    }
+}
+
+impl<T> Drop for Staging<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: staged items not drained (the sink failed midway); ours alone.
+        unsafe { self.slab.drop_items(0..self.len) };
+    }
+}

@@ -1,0 +1,268 @@
+//! The write/flush core shared by every buffer type: two preallocated slabs
+//! used as a double buffer, guarded by an *inverted* reader-writer protocol.
+//!
+//! Writers act as readers of the protocol: any number of them reserve ranges
+//! of the active slab at once (one compare-exchange on the slab's word, see
+//! [`slab`]) and copy their items in. The flusher acts as the writer of the
+//! protocol, but holds it only to *swap*: it seals the active slab, activates
+//! the spare, waits for the writers still copying into the sealed slab, and
+//! then hands the sealed batch to the sink while writers fill the other slab.
+//!
+//! Invariants the rest of the crate relies on:
+//! 1. At most one slab is unsealed at any time, and only the flusher role
+//!    ([`Flusher`], one holder at a time) seals or activates slabs. So the
+//!    order of successful reservations is the order of the stream: a slab's
+//!    ranges in offset order, slabs in activation order.
+//! 2. The spare slab is empty whenever the flusher role is free: a swap
+//!    delivers and recycles its batch before the role is released. Writers
+//!    therefore wait only when the active slab is full while a batch is in
+//!    the sink (backpressure), and they wait by parking on the role's mutex.
+//! 3. No heap allocation in steady state: slabs are allocated once, batches
+//!    are borrowed slices of them.
+
+mod flusher;
+mod slab;
+
+use crossbeam_utils::CachePadded;
+
+pub(crate) use self::flusher::Flusher;
+pub(crate) use self::slab::MAX_CAPACITY;
+use self::slab::{Reserve, Slab};
+use crate::sync::{
+    AtomicUsize, Condvar, Mutex, Ordering, SPIN_LIMIT, ThreadId, current_thread, spin_hint,
+};
+
+/// Why a reservation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rejected {
+    /// The active slab has no room: somebody must swap.
+    Full,
+    /// A swap is in progress (the flusher holds the role): wait for the role.
+    Busy,
+    /// Sealed for good.
+    Closed,
+}
+
+/// The shared core. `F` is the flusher's state (the sink and its sticky
+/// error), which lives inside the flusher role's mutex.
+pub(crate) struct Engine<T, F> {
+    slabs: [Slab<T>; 2],
+    /// Index of the active slab. A hint for writers: the slab's own word is
+    /// what decides (see invariant 1).
+    active: CachePadded<AtomicUsize>,
+    /// The flusher role and its state.
+    role: Mutex<F>,
+    /// The thread holding the role, to turn a re-entrant call from inside the
+    /// sink into an error instead of a deadlock.
+    holder: Mutex<Option<ThreadId>>,
+    /// Where the flusher parks while writers finish copying into a sealed slab.
+    drain: DrainWait,
+}
+
+/// A parked flusher waiting for the writers in flight on a sealed slab.
+struct DrainWait {
+    lock: Mutex<()>,
+    done: Condvar,
+}
+
+impl DrainWait {
+    /// Parks until no writer is in flight on `slab` (which is sealed).
+    fn wait<T>(&self, slab: &Slab<T>) {
+        for _ in 0..SPIN_LIMIT {
+            if slab::writers(slab.load()) == 0 {
+                return;
+            }
+            spin_hint();
+        }
+        let mut guard = self.lock.lock();
+        slab.set(slab::WAITER);
+        while slab::writers(slab.load()) != 0 {
+            guard = self.done.wait(guard);
+        }
+        slab.clear(slab::WAITER);
+    }
+
+    /// Wakes the flusher parked in `wait`.
+    #[cold]
+    fn wake(&self) {
+        // Taking the lock orders this after the flusher's check-then-wait,
+        // so the notification cannot fall between them.
+        let _guard = self.lock.lock();
+        self.done.notify_one();
+    }
+}
+
+// SAFETY: the slots are the only non-`Sync` part. Writers write disjoint
+// reserved ranges; the flusher reads or drops a slab only after sealing it and
+// observing (with Acquire) that no writer is in flight; writers reuse slots
+// only after an Acquire reservation that follows the flusher's Release
+// `activate`. So every slot access is exclusive, and items only move between
+// threads, which `T: Send` allows. `F` is only reached through `role`.
+unsafe impl<T: Send, F: Send> Sync for Engine<T, F> {}
+
+impl<T, F> Engine<T, F> {
+    /// # Panics
+    /// If `capacity` is 0 or above [`MAX_CAPACITY`].
+    pub(crate) fn new(capacity: usize, state: F) -> Self {
+        assert!(capacity > 0, "mwsr: capacity must be at least 1");
+        assert!(
+            capacity <= MAX_CAPACITY,
+            "mwsr: capacity {capacity} exceeds the maximum of {MAX_CAPACITY} items"
+        );
+        let engine = Self {
+            slabs: [Slab::new(capacity), Slab::new(capacity)],
+            active: CachePadded::new(AtomicUsize::new(0)),
+            role: Mutex::new(state),
+            holder: Mutex::new(None),
+            drain: DrainWait {
+                lock: Mutex::new(()),
+                done: Condvar::new(),
+            },
+        };
+        engine.slabs[0].activate();
+        engine
+    }
+
+    #[inline]
+    pub(crate) fn capacity(&self) -> usize {
+        self.slabs[0].capacity()
+    }
+
+    /// Reserves `n` slots (`1 <= n <= capacity`) in the active slab.
+    #[inline]
+    pub(crate) fn reserve(&self, n: usize) -> Result<Reservation<'_, T>, Rejected> {
+        debug_assert!(n >= 1 && n <= self.capacity());
+        let mut spins = 0;
+        loop {
+            // ORDERING: Acquire pairs with the flusher's Release store in
+            // `swap`, so we try the slab it just activated. It is only a hint:
+            // the slab's own word decides.
+            let index = self.active.load(Ordering::Acquire);
+            let slab = &self.slabs[index];
+            match slab.try_reserve(n) {
+                Reserve::Reserved(start) => {
+                    return Ok(Reservation {
+                        drain: &self.drain,
+                        slab,
+                        start,
+                        len: n,
+                        filled: 0,
+                    });
+                }
+                Reserve::Full => return Err(Rejected::Full),
+                Reserve::Closed => return Err(Rejected::Closed),
+                Reserve::Sealed => {
+                    // ORDERING: as above.
+                    if self.active.load(Ordering::Acquire) != index {
+                        continue; // a swap finished meanwhile: try the new slab
+                    }
+                    if spins >= SPIN_LIMIT {
+                        return Err(Rejected::Busy);
+                    }
+                    spins += 1;
+                    spin_hint();
+                }
+            }
+        }
+    }
+
+    /// Takes the flusher role, parking while another thread holds it.
+    ///
+    /// Fails instead of deadlocking when this thread already holds it (a sink
+    /// calling back into its own buffer).
+    pub(crate) fn lock_flusher(&self) -> Result<Flusher<'_, T, F>, Reentrant> {
+        let me = current_thread().id();
+        if *self.holder.lock() == Some(me) {
+            return Err(Reentrant);
+        }
+        let guard = self.role.lock();
+        *self.holder.lock() = Some(me);
+        Ok(Flusher::new(self, guard))
+    }
+}
+
+impl<T, F> Drop for Engine<T, F> {
+    fn drop(&mut self) {
+        for slab in &self.slabs {
+            let len = slab.close_holes(slab::offset(slab.load()));
+            // SAFETY: `&mut self`: no writer or flusher is running, and a
+            // slab's offset counts exactly its initialised items once holes
+            // are closed (delivered batches were recycled to offset 0).
+            unsafe { slab.drop_items(0..len) };
+        }
+    }
+}
+
+/// The flusher role is held by this thread already.
+#[derive(Debug)]
+pub(crate) struct Reentrant;
+
+/// Slots reserved by one writer. Dropping it publishes them; if fewer items
+/// were written than reserved (a `Clone` panicked), the range becomes a hole
+/// the flusher closes up, so the stream never shows part of a write.
+pub(crate) struct Reservation<'a, T> {
+    drain: &'a DrainWait,
+    slab: &'a Slab<T>,
+    start: usize,
+    len: usize,
+    filled: usize,
+}
+
+impl<T> Reservation<'_, T> {
+    /// Appends clones of `items`.
+    ///
+    /// # Panics
+    /// If more items are written than were reserved (a bug in this crate).
+    #[inline]
+    pub(crate) fn extend_from_slice(&mut self, items: &[T])
+    where
+        T: Clone,
+    {
+        assert!(
+            items.len() <= self.len - self.filled,
+            "mwsr: reservation overrun"
+        );
+        let at = self.start + self.filled;
+        self.slab.track_write(at..at + items.len());
+        // SAFETY: slots `at..at + items.len()` lie inside this reservation
+        // (asserted above), which no other writer or the flusher touches until
+        // `release`; they are uninitialised (a recycled or fresh slab).
+        let dst = unsafe { std::slice::from_raw_parts_mut(self.slab.slot(at), items.len()) };
+        // Clones into place, or drops the clones made so far and unwinds.
+        dst.write_clone_of_slice(items);
+        self.filled += items.len();
+    }
+
+    /// Appends one item.
+    #[inline]
+    #[allow(dead_code)] // used by the async buffer
+    pub(crate) fn push(&mut self, item: T) {
+        assert!(self.filled < self.len, "mwsr: reservation overrun");
+        let at = self.start + self.filled;
+        self.slab.track_write(at..at + 1);
+        // SAFETY: slot `at` is inside this reservation, as in `extend_from_slice`.
+        unsafe { (*self.slab.slot(at)).write(item) };
+        self.filled += 1;
+    }
+}
+
+impl<T> Drop for Reservation<'_, T> {
+    fn drop(&mut self) {
+        if self.filled != self.len {
+            self.abandon();
+        }
+        if self.slab.release() {
+            self.drain.wake();
+        }
+    }
+}
+
+impl<T> Reservation<'_, T> {
+    #[cold]
+    fn abandon(&mut self) {
+        // SAFETY: the first `filled` slots of the reservation were written by
+        // us and nobody else can see them yet; they become a hole.
+        unsafe { self.slab.drop_items(self.start..self.start + self.filled) };
+        self.slab.record_hole(self.start..self.start + self.len);
+    }
+}

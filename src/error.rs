@@ -1,0 +1,97 @@
+//! The error type every buffer operation returns.
+
+use std::any::Any;
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+/// Why a write or flush failed.
+///
+/// A sink failure is *sticky*: once the sink has returned an error or
+/// panicked, the call that triggered it and every later `write`, `write_v`
+/// and `flush` on the same buffer return a clone of the same error. The sink is
+/// not called again.
+///
+/// # Data loss on failure
+/// The items of the batch the sink failed on are dropped: the buffer cannot
+/// know how much of it the sink had consumed, so it neither retries nor hands
+/// it back. Items that writers had already copied into the buffer but that
+/// were not yet handed to the sink when the failure happened are dropped too
+/// (when the buffer is dropped). A writer that must know whether its own items
+/// reached the sink calls `flush()` after writing and checks its result.
+#[derive(thiserror::Error)]
+#[non_exhaustive]
+pub enum Error<E> {
+    /// The buffer was closed; nothing more can be written.
+    #[error("the buffer is closed")]
+    Closed,
+    /// The sink returned this error. Shared, so that every later caller can
+    /// receive it.
+    #[error("the sink failed: {0}")]
+    Sink(#[source] Arc<E>),
+    /// The sink panicked with this message.
+    #[error("the sink panicked: {0}")]
+    Panicked(Arc<str>),
+    /// The sink called back into the buffer it is being flushed from, and the
+    /// call would have had to flush too (which would deadlock). Not sticky.
+    #[error("the sink called back into the buffer that is flushing it; such a call cannot flush")]
+    Reentrant,
+}
+
+impl<E> Error<E> {
+    /// The error of a sink that panicked with `payload`.
+    pub(crate) fn from_panic(payload: Box<dyn Any + Send>) -> Self {
+        let message: Arc<str> = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            Arc::from(*s)
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            Arc::from(s.as_str())
+        } else {
+            Arc::from("a non-string panic payload")
+        };
+        Error::Panicked(message)
+    }
+}
+
+// Manual impls: derives would demand `E: Clone` / `E: Debug` on the `Arc`.
+impl<E> Clone for Error<E> {
+    fn clone(&self) -> Self {
+        match self {
+            Error::Closed => Error::Closed,
+            Error::Sink(e) => Error::Sink(Arc::clone(e)),
+            Error::Panicked(m) => Error::Panicked(Arc::clone(m)),
+            Error::Reentrant => Error::Reentrant,
+        }
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for Error<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Closed => f.write_str("Closed"),
+            Error::Sink(e) => f.debug_tuple("Sink").field(e).finish(),
+            Error::Panicked(m) => f.debug_tuple("Panicked").field(m).finish(),
+            Error::Reentrant => f.write_str("Reentrant"),
+        }
+    }
+}
+
+/// For the `std::io::Write` impls. The kind is `BrokenPipe` for
+/// [`Error::Closed`], the inner error's kind when the sink's error type is
+/// `std::io::Error`, and `Other` otherwise; the `mwsr::Error` is the payload,
+/// so `get_ref`/`downcast` recover it.
+impl<E> From<Error<E>> for io::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    fn from(err: Error<E>) -> io::Error {
+        let kind = match &err {
+            Error::Closed => io::ErrorKind::BrokenPipe,
+            Error::Sink(e) => match (&**e as &dyn Any).downcast_ref::<io::Error>() {
+                Some(inner) => inner.kind(),
+                None => io::ErrorKind::Other,
+            },
+            Error::Panicked(_) | Error::Reentrant => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, err)
+    }
+}

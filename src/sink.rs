@@ -1,0 +1,96 @@
+//! Where batches go: the [`Sink`] trait, and the one function that calls a sink.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::Error;
+
+/// Receives whole batches from a buffer, one at a time, in order.
+///
+/// Any `FnMut(&[T]) -> Result<(), E>` is a sink. Implement the trait yourself
+/// when a named type reads better than a closure (a file, a socket, a
+/// connection pool).
+///
+/// A batch is only borrowed: the buffer drops its items after the call
+/// returns. Batches never overlap and never arrive concurrently.
+///
+/// # Errors and panics
+/// Returning `Err` makes the buffer fail for good (see [`Error`]); so does
+/// panicking, which the buffer catches and reports as [`Error::Panicked`].
+pub trait Sink<T> {
+    /// The error this sink can fail with.
+    type Error;
+
+    /// Consumes one batch. `batch` is never empty.
+    fn consume(&mut self, batch: &[T]) -> Result<(), Self::Error>;
+}
+
+impl<T, E, F> Sink<T> for F
+where
+    F: FnMut(&[T]) -> Result<(), E>,
+{
+    type Error = E;
+
+    #[inline]
+    fn consume(&mut self, batch: &[T]) -> Result<(), E> {
+        self(batch)
+    }
+}
+
+/// Hands `batch` to `sink`, turning an error or a panic into an [`Error`].
+pub(crate) fn deliver<T, S: Sink<T>>(sink: &mut S, batch: &[T]) -> Result<(), Error<S::Error>> {
+    debug_assert!(!batch.is_empty(), "sinks are never handed empty batches");
+    // The sink is not used again after a panic (the error is sticky), so a
+    // broken invariant inside it cannot be observed: unwind safety holds.
+    match catch_unwind(AssertUnwindSafe(|| sink.consume(batch))) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Error::Sink(std::sync::Arc::new(e))),
+        Err(payload) => Err(Error::from_panic(payload)),
+    }
+}
+
+/// The flusher's state: the sink, and its sticky failure.
+#[derive(Debug)]
+pub(crate) struct Outlet<S, E> {
+    /// `None` once taken back by `into_inner`.
+    sink: Option<S>,
+    failed: Option<Error<E>>,
+}
+
+impl<S, E> Outlet<S, E> {
+    pub(crate) fn new(sink: S) -> Self {
+        Self {
+            sink: Some(sink),
+            failed: None,
+        }
+    }
+
+    /// The sticky failure, if the sink has failed.
+    pub(crate) fn check(&self) -> Result<(), Error<E>> {
+        match &self.failed {
+            None => Ok(()),
+            Some(e) => Err(e.clone()),
+        }
+    }
+
+    pub(crate) fn has_failed(&self) -> bool {
+        self.failed.is_some()
+    }
+
+    /// Hands `batch` to the sink unless it has failed before; a new failure
+    /// becomes sticky.
+    pub(crate) fn deliver<T>(&mut self, batch: &[T]) -> Result<(), Error<E>>
+    where
+        S: Sink<T, Error = E>,
+    {
+        self.check()?;
+        let Some(sink) = self.sink.as_mut() else {
+            return Err(Error::Closed);
+        };
+        deliver(sink, batch).inspect_err(|e| self.failed = Some(e.clone()))
+    }
+
+    /// Gives the sink back; later deliveries fail with [`Error::Closed`].
+    pub(crate) fn take_sink(&mut self) -> Option<S> {
+        self.sink.take()
+    }
+}

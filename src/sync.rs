@@ -1,0 +1,154 @@
+//! The one place this crate takes its synchronisation primitives from.
+//!
+//! Normal builds use `std` atomics and `parking_lot`'s `Mutex`/`Condvar`.
+//! Under `--cfg loom` the same names come from [`loom`], so that loom models
+//! (this crate's in `loom-tests/`, and a downstream user's own) explore every
+//! interleaving of this crate's protocol. Nothing else in the crate imports a
+//! synchronisation primitive directly.
+//!
+//! The loom-only differences are kept to three small, documented points:
+//! - [`Mutex`] and [`Condvar`] wrap loom's with `parking_lot`'s non-poisoning
+//!   shape (as tokio's `loom/mocked.rs` does).
+//! - [`AccessTracker`] is a zero-sized no-op normally; under loom it is one
+//!   `loom::cell::UnsafeCell<()>` per slot, touched on every read and write of
+//!   that slot, so loom checks each slot's accesses for races while the data
+//!   itself stays in one contiguous allocation the sink can see as `&[T]`.
+//! - [`SPIN_LIMIT`] is 0 under loom: waits go straight to parking, which keeps
+//!   the models small and exercises the parking path on every run.
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+#[cfg(not(loom))]
+pub(crate) use std::thread::{ThreadId, current as current_thread};
+
+#[cfg(loom)]
+pub(crate) use loom::thread::{ThreadId, current as current_thread};
+
+/// How many times a waiter spins before it parks.
+#[cfg(not(loom))]
+pub(crate) const SPIN_LIMIT: u32 = 64;
+#[cfg(loom)]
+pub(crate) const SPIN_LIMIT: u32 = 0;
+
+/// One step of a short spin-wait.
+#[inline]
+pub(crate) fn spin_hint() {
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+    #[cfg(loom)]
+    loom::thread::yield_now();
+}
+
+#[cfg(not(loom))]
+mod imp {
+    pub(crate) use parking_lot::{Mutex, MutexGuard};
+
+    /// `parking_lot::Condvar` with a by-value `wait`, the shape loom's has.
+    #[derive(Debug, Default)]
+    pub(crate) struct Condvar(parking_lot::Condvar);
+
+    impl Condvar {
+        pub(crate) fn new() -> Self {
+            Self(parking_lot::Condvar::new())
+        }
+
+        pub(crate) fn wait<'a, T>(&self, mut guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            self.0.wait(&mut guard);
+            guard
+        }
+
+        pub(crate) fn notify_one(&self) {
+            self.0.notify_one();
+        }
+
+        #[allow(dead_code)] // used by the async buffer's wake-ups
+        pub(crate) fn notify_all(&self) {
+            self.0.notify_all();
+        }
+    }
+
+    /// Zero-sized: access tracking only exists under loom.
+    #[derive(Debug)]
+    pub(crate) struct AccessTracker;
+
+    impl AccessTracker {
+        pub(crate) fn new() -> Self {
+            Self
+        }
+
+        #[inline(always)]
+        pub(crate) fn read(&self) {}
+        #[inline(always)]
+        pub(crate) fn write(&self) {}
+    }
+}
+
+#[cfg(loom)]
+mod imp {
+    /// loom's `Mutex` with `parking_lot`'s shape: `lock()` returns the guard.
+    #[derive(Debug, Default)]
+    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+    pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+
+    impl<T> Mutex<T> {
+        pub(crate) fn new(value: T) -> Self {
+            Self(loom::sync::Mutex::new(value))
+        }
+
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            // A panic while holding one of this crate's locks is caught or
+            // impossible by construction, so poisoning carries no news.
+            self.0.lock().unwrap_or_else(|e| e.into_inner())
+        }
+
+        pub(crate) fn get_mut(&mut self) -> &mut T {
+            self.0.get_mut().unwrap_or_else(|e| e.into_inner())
+        }
+    }
+
+    #[derive(Debug, Default)]
+    pub(crate) struct Condvar(loom::sync::Condvar);
+
+    impl Condvar {
+        pub(crate) fn new() -> Self {
+            Self(loom::sync::Condvar::new())
+        }
+
+        pub(crate) fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            self.0.wait(guard).unwrap_or_else(|e| e.into_inner())
+        }
+
+        pub(crate) fn notify_one(&self) {
+            self.0.notify_one();
+        }
+
+        #[allow(dead_code)] // used by the async buffer's wake-ups
+        pub(crate) fn notify_all(&self) {
+            self.0.notify_all();
+        }
+    }
+
+    /// One loom cell per slot: loom sees every slot access and reports races.
+    #[derive(Debug)]
+    pub(crate) struct AccessTracker(loom::cell::UnsafeCell<()>);
+
+    impl AccessTracker {
+        pub(crate) fn new() -> Self {
+            Self(loom::cell::UnsafeCell::new(()))
+        }
+
+        pub(crate) fn read(&self) {
+            self.0.with(|_| ());
+        }
+        pub(crate) fn write(&self) {
+            self.0.with_mut(|_| ());
+        }
+    }
+}
+
+pub(crate) use imp::{AccessTracker, Condvar, Mutex, MutexGuard};
