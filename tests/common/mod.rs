@@ -1,0 +1,122 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)] // each test binary uses a subset
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+
+/// An item that counts its live copies, to prove each one is dropped exactly
+/// once. Optionally panics when cloned for the `panic_at`-th time.
+#[derive(Debug)]
+pub struct Counted {
+    pub value: u64,
+    live: Arc<AtomicIsize>,
+    clones: Arc<AtomicUsize>,
+    panic_at: Option<usize>,
+}
+
+/// Shared counters for a family of [`Counted`] items.
+#[derive(Debug, Clone, Default)]
+pub struct DropCounter {
+    live: Arc<AtomicIsize>,
+    clones: Arc<AtomicUsize>,
+}
+
+impl DropCounter {
+    pub fn item(&self, value: u64) -> Counted {
+        self.live.fetch_add(1, Ordering::SeqCst);
+        Counted {
+            value,
+            live: self.live.clone(),
+            clones: self.clones.clone(),
+            panic_at: None,
+        }
+    }
+
+    /// An item whose clone panics once `n` clones of this family have been made.
+    pub fn item_panicking_at(&self, value: u64, n: usize) -> Counted {
+        let mut item = self.item(value);
+        item.panic_at = Some(n);
+        item
+    }
+
+    /// Items created (or cloned) and not yet dropped.
+    pub fn live(&self) -> isize {
+        self.live.load(Ordering::SeqCst)
+    }
+}
+
+impl Clone for Counted {
+    fn clone(&self) -> Self {
+        let n = self.clones.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.panic_at == Some(n) {
+            panic!("clone number {n} panics on purpose");
+        }
+        self.live.fetch_add(1, Ordering::SeqCst);
+        Counted {
+            value: self.value,
+            live: self.live.clone(),
+            clones: self.clones.clone(),
+            panic_at: self.panic_at,
+        }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let before = self.live.fetch_sub(1, Ordering::SeqCst);
+        assert!(before > 0, "an item was dropped more often than created");
+    }
+}
+
+/// Encodes one item of a stress run: which writer, its sequence number, and
+/// how many items of the same call follow it (to check that calls stay
+/// contiguous).
+pub fn encode(writer: u64, seq: u64, left_in_call: u64) -> u64 {
+    assert!(writer < 1 << 8 && seq < 1 << 40 && left_in_call < 1 << 16);
+    writer << 56 | seq << 16 | left_in_call
+}
+
+/// Checks a stream of [`encode`]d items as it arrives, batch after batch:
+/// per writer, sequence numbers go 0, 1, 2, … with no loss, duplicate or
+/// reordering, and the items of one call are never separated.
+#[derive(Debug, Default)]
+pub struct StreamChecker {
+    next_seq: HashMap<u64, u64>,
+    /// `(writer, seq, left)` of the previous item while inside a call.
+    open_call: Option<(u64, u64, u64)>,
+    pub items: u64,
+    pub batches: u64,
+    pub largest_batch: usize,
+}
+
+impl StreamChecker {
+    pub fn batch(&mut self, batch: &[u64]) {
+        assert!(!batch.is_empty(), "the sink was handed an empty batch");
+        self.batches += 1;
+        self.largest_batch = self.largest_batch.max(batch.len());
+        for &item in batch {
+            let (writer, seq, left) = (item >> 56, (item >> 16) & ((1 << 40) - 1), item & 0xffff);
+            if let Some((w, s, l)) = self.open_call {
+                assert!(
+                    w == writer && s + 1 == seq && l == left + 1,
+                    "a call was interleaved: after ({w}, {s}, {l} left) came ({writer}, {seq}, {left} left)"
+                );
+            }
+            let next = self.next_seq.entry(writer).or_insert(0);
+            assert_eq!(
+                seq, *next,
+                "writer {writer}: expected item {next}, got {seq}"
+            );
+            *next += 1;
+            self.open_call = (left > 0).then_some((writer, seq, left));
+            self.items += 1;
+        }
+    }
+
+    /// Asserts the stream ended with every writer's `expected` items.
+    pub fn finish(&self, expected: &HashMap<u64, u64>) {
+        assert!(self.open_call.is_none(), "the stream ended inside a call");
+        assert_eq!(&self.next_seq, expected, "items per writer");
+    }
+}
