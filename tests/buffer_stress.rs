@@ -32,9 +32,15 @@ fn run_writer(buf: &Buffer<u64, Check>, writer: u64, items: u64, seed: u64) {
     let mut parts: Vec<Vec<u64>> = Vec::new();
     while seq < items {
         let big = rng.random_ratio(1, 200);
-        let len = if big { rng.random_range(1..=3 * buf.capacity()) } else { rng.random_range(1..=40) };
+        let len = if big {
+            rng.random_range(1..=3 * buf.capacity())
+        } else {
+            rng.random_range(1..=40)
+        };
         let len = len.min((items - seq) as usize) as u64;
-        let call: Vec<u64> = (0..len).map(|i| encode(writer, seq + i, len - 1 - i)).collect();
+        let call: Vec<u64> = (0..len)
+            .map(|i| encode(writer, seq + i, len - 1 - i))
+            .collect();
         seq += len;
         if rng.random_bool(0.5) {
             assert_eq!(buf.write(&call).unwrap(), call.len());
@@ -93,9 +99,16 @@ fn the_checker_catches_loss_duplication_and_interleaving() {
     let caught = |stream: &[u64]| {
         std::panic::catch_unwind(|| StreamChecker::default().batch(stream)).is_err()
     };
-    assert!(!caught(&[encode(0, 0, 1), encode(0, 1, 0), encode(1, 0, 0)]));
+    assert!(!caught(&[
+        encode(0, 0, 1),
+        encode(0, 1, 0),
+        encode(1, 0, 0)
+    ]));
     assert!(caught(&[encode(0, 0, 0), encode(0, 2, 0)]), "a lost item");
     assert!(caught(&[encode(0, 0, 0), encode(0, 0, 0)]), "a duplicate");
     assert!(caught(&[encode(0, 1, 0), encode(0, 0, 0)]), "reordering");
-    assert!(caught(&[encode(0, 0, 1), encode(1, 0, 0), encode(0, 1, 0)]), "an interleaved call");
+    assert!(
+        caught(&[encode(0, 0, 1), encode(1, 0, 0), encode(0, 1, 0)]),
+        "an interleaved call"
+    );
 }

@@ -53,11 +53,14 @@ impl<'a, T, F> Flusher<'a, T, F> {
         if slab::offset(word) == 0 || word & CLOSED != 0 {
             return None;
         }
-        let len = slab::offset(slab.seal(0));
+        // Point writers at the spare *before* sealing, so a writer that finds
+        // the old slab sealed always finds the new one active: nobody ever
+        // waits for a swap (see invariant 1 in the module docs).
         engine.slabs[1 - active].activate();
         // ORDERING: Release pairs with writers' Acquire load of `active`,
-        // pointing them at the slab activated just before.
+        // so a writer that reads the new index also sees it activated.
         engine.active.store(1 - active, Ordering::Release);
+        let len = slab::offset(slab.seal(0));
         self.take(active, len, consume)
     }
 

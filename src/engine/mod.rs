@@ -9,10 +9,15 @@
 //! then hands the sealed batch to the sink while writers fill the other slab.
 //!
 //! Invariants the rest of the crate relies on:
-//! 1. At most one slab is unsealed at any time, and only the flusher role
-//!    ([`Flusher`], one holder at a time) seals or activates slabs. So the
-//!    order of successful reservations is the order of the stream: a slab's
-//!    ranges in offset order, slabs in activation order.
+//! 1. Only the flusher role ([`Flusher`], one holder at a time) seals or
+//!    activates slabs, and a swap activates the spare and points `active` at
+//!    it *before* it seals the old slab. So a writer that finds a slab sealed
+//!    always finds another one active (writers never wait for a swap), and
+//!    the stream is a valid order of the writes: a slab's ranges in offset
+//!    order, slabs in activation order. In the short moment when both slabs
+//!    are open, a write landing in the old slab began before the swap pointed
+//!    writers at the new one, so it overlaps every write in the new slab and
+//!    may come first.
 //! 2. The spare slab is empty whenever the flusher role is free: a swap
 //!    delivers and recycles its batch before the role is released. Writers
 //!    therefore wait only when the active slab is full while a batch is in
@@ -37,7 +42,8 @@ use crate::sync::{
 pub(crate) enum Rejected {
     /// The active slab has no room: somebody must swap.
     Full,
-    /// A swap is in progress (the flusher holds the role): wait for the role.
+    /// The active index pointed at a sealed slab (never expected; see
+    /// invariant 1): wait for the flusher role.
     Busy,
     /// Sealed for good.
     Closed,
@@ -154,8 +160,10 @@ impl<T, F> Engine<T, F> {
                 Reserve::Sealed => {
                     // ORDERING: as above.
                     if self.active.load(Ordering::Acquire) != index {
-                        continue; // a swap finished meanwhile: try the new slab
+                        continue; // our index was stale: try the active slab
                     }
+                    // Unreachable by invariant 1; should it happen, waiting
+                    // for the role is correct, only slower.
                     if spins >= SPIN_LIMIT {
                         return Err(Rejected::Busy);
                     }

@@ -10,9 +10,9 @@
 //! WAITER  CLOSED  SEALED  writers in flight  slots reserved (offset)
 //! ```
 //!
-//! - `SEALED`: writers may not reserve here. Exactly one slab of a buffer is
-//!   unsealed at any time (the active one); a spare slab stays sealed until
-//!   the flusher activates it, which is what keeps batches in write order.
+//! - `SEALED`: writers may not reserve here. A spare slab stays sealed until
+//!   the flusher activates it (see the engine's invariant 1 for why that
+//!   keeps batches in write order).
 //! - `CLOSED`: sealed for good (the buffer failed or was closed); a writer
 //!   that sees it stops retrying.
 //! - `WAITER`: the flusher parked waiting for the writers in flight to
@@ -89,9 +89,11 @@ impl<T> Slab<T> {
     #[inline]
     pub(super) fn try_reserve(&self, n: usize) -> Reserve {
         let capacity = self.cells.len() as u64;
-        // ORDERING: Relaxed is enough for a first guess: the compare-exchange
-        // below re-reads the word and only its success needs ordering.
-        let mut cur = self.state.load(Ordering::Relaxed);
+        // ORDERING: Acquire (here and on a failed compare-exchange): if we see
+        // `SEALED`, we synchronise with the flusher's Release `seal`, which
+        // it does after pointing `active` at the new slab, so our caller's
+        // next load of `active` sees the new slab. (Free on x86.)
+        let mut cur = self.state.load(Ordering::Acquire);
         loop {
             if cur & CLOSED != 0 {
                 return Reserve::Closed;
@@ -106,12 +108,12 @@ impl<T> Slab<T> {
             // ORDERING: Acquire on success pairs with the Release store in
             // `activate`, so the flusher's last reads and drops of these slots
             // (from the batch before) happen before this writer overwrites
-            // them. Relaxed on failure: we only retry.
+            // them. Acquire on failure: see the load above.
             match self.state.compare_exchange_weak(
                 cur,
                 cur + n as u64 + WRITER,
                 Ordering::Acquire,
-                Ordering::Relaxed,
+                Ordering::Acquire,
             ) {
                 Ok(_) => return Reserve::Reserved(start as usize),
                 Err(actual) => cur = actual,
