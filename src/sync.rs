@@ -105,10 +105,6 @@ mod imp {
             // impossible by construction, so poisoning carries no news.
             self.0.lock().unwrap_or_else(|e| e.into_inner())
         }
-
-        pub(crate) fn get_mut(&mut self) -> &mut T {
-            self.0.get_mut().unwrap_or_else(|e| e.into_inner())
-        }
     }
 
     #[derive(Debug, Default)]

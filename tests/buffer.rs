@@ -12,11 +12,11 @@ use std::time::Duration;
 use common::DropCounter;
 use mwsr::{Buffer, Error, Sink};
 
+/// Every batch a sink was handed, in order.
+type Batches<T> = Arc<Mutex<Vec<Vec<T>>>>;
+
 /// A sink that records every batch.
-fn recorder<T: Clone>() -> (
-    Arc<Mutex<Vec<Vec<T>>>>,
-    impl FnMut(&[T]) -> Result<(), Infallible>,
-) {
+fn recorder<T: Clone>() -> (Batches<T>, impl FnMut(&[T]) -> Result<(), Infallible>) {
     let batches = Arc::new(Mutex::new(Vec::new()));
     let sink_batches = batches.clone();
     let sink = move |batch: &[T]| {
@@ -359,7 +359,7 @@ fn gated<T: Clone + Send + 'static>(
     capacity: usize,
 ) -> (
     Arc<Gate>,
-    Arc<Mutex<Vec<Vec<T>>>>,
+    Batches<T>,
     Buffer<T, impl Sink<T, Error = Infallible>>,
 ) {
     let gate = Arc::new(Gate::default());

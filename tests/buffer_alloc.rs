@@ -50,7 +50,7 @@ fn writes_and_flushes_do_not_allocate() {
     let small = [7u8; 16];
     let parts: [&[u8]; 3] = [b"header:", &small, b"\n"];
     let big = [1u8; 600];
-    let mut round = |buf: &mwsr::Buffer<u8, _>| {
+    let round = |buf: &mwsr::Buffer<u8, _>| {
         for _ in 0..100 {
             buf.write(black_box(&small)).unwrap(); // fills, then flushes inline
             buf.write_v(black_box(&parts)).unwrap();

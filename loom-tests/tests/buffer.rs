@@ -50,6 +50,24 @@ fn write_v_stays_whole_against_a_concurrent_writer() {
     });
 }
 
+/// A group larger than the buffer goes through the spare half and straight
+/// to the sink while another writer writes: still one contiguous run.
+#[test]
+fn a_large_write_v_stays_whole_against_a_concurrent_writer() {
+    loom::model(|| {
+        let (seen, sink) = recording();
+        let buf = Arc::new(Buffer::new(2, sink));
+        let a = {
+            let buf = buf.clone();
+            thread::spawn(move || buf.write_v(&[&[1][..], &[2, 3], &[4]]).unwrap())
+        };
+        buf.write(&[5]).unwrap();
+        a.join().unwrap();
+        buf.flush().unwrap();
+        assert_interleaving(&stream(&seen), &[&[&[1, 2, 3, 4]], &[&[5]]]);
+    });
+}
+
 /// While the sink holds batch `[1]` it waits for another writer to finish two
 /// writes. If writers could not proceed during a flush, loom reports a
 /// deadlock.

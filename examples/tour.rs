@@ -1,0 +1,104 @@
+//! A short walk through `mwsr`: many threads write into one `Buffer`, each
+//! batch reaches the sink whole, `write_v` keeps multi-part messages together,
+//! and a failing sink is reported rather than hidden.
+//!
+//! Run with `cargo run --release --example tour`.
+
+use std::convert::Infallible;
+use std::sync::Mutex;
+use std::thread;
+use std::time::Instant;
+
+fn main() {
+    batching_many_writers();
+    scatter_gather();
+    failures_are_reported();
+}
+
+/// Four threads write 64-byte messages; the sink counts batches and bytes.
+fn batching_many_writers() {
+    const THREADS: usize = 4;
+    const MESSAGES: usize = 250_000;
+    let stats = Mutex::new((0usize, 0usize, 0u64)); // batches, bytes, checksum
+    let buf = mwsr::Buffer::new(64 * 1024, |batch: &[u8]| {
+        let mut s = stats.lock().unwrap();
+        s.0 += 1;
+        s.1 += batch.len();
+        s.2 = batch
+            .iter()
+            .fold(s.2, |c, &b| c.wrapping_mul(31).wrapping_add(u64::from(b)));
+        Ok::<(), Infallible>(())
+    });
+    let started = Instant::now();
+    thread::scope(|s| {
+        for id in 0..THREADS {
+            let buf = &buf;
+            s.spawn(move || {
+                let mut msg = [b'.'; 64];
+                msg[0] = b'0' + id as u8;
+                msg[63] = b'\n';
+                for _ in 0..MESSAGES {
+                    buf.write(&msg).unwrap();
+                }
+            });
+        }
+    });
+    buf.flush().unwrap();
+    let elapsed = started.elapsed();
+    drop(buf);
+    let (batches, bytes, _) = *stats.lock().unwrap();
+    assert_eq!(bytes, THREADS * MESSAGES * 64, "every byte arrived");
+    println!(
+        "1. Buffer: {THREADS} threads wrote {} messages of 64 B",
+        THREADS * MESSAGES
+    );
+    println!(
+        "   {batches} sink calls ({:.0} messages per call), {:.1} M messages/s",
+        (THREADS * MESSAGES) as f64 / batches as f64,
+        (THREADS * MESSAGES) as f64 / elapsed.as_secs_f64() / 1e6,
+    );
+}
+
+/// Header, body and trailer written as one unit from several threads.
+fn scatter_gather() {
+    let out = Mutex::new(Vec::new());
+    let buf = mwsr::Buffer::new(256, |batch: &[u8]| {
+        out.lock().unwrap().extend_from_slice(batch);
+        Ok::<(), Infallible>(())
+    });
+    thread::scope(|s| {
+        for id in 0..3u8 {
+            let buf = &buf;
+            s.spawn(move || {
+                for n in 0..100u8 {
+                    let body = [b'a' + id; 20];
+                    buf.write_v(&[&[b'<', b'0' + id][..], &body, &[n, b'>']])
+                        .unwrap();
+                }
+            });
+        }
+    });
+    buf.flush().unwrap();
+    drop(buf);
+    let out = out.into_inner().unwrap();
+    // Every message is `<` id body(20) n `>`: 24 bytes, never interleaved.
+    let whole = out.chunks(24).all(|m| {
+        m[0] == b'<' && m[23] == b'>' && m[2..22].iter().all(|&b| b == b'a' + (m[1] - b'0'))
+    });
+    assert!(whole && out.len() == 300 * 24);
+    println!("2. write_v: 300 three-part messages from 3 threads, every one whole: {whole}");
+}
+
+/// The sink fails on its second batch: that call and every later one say so.
+fn failures_are_reported() {
+    let mut calls = 0;
+    let buf = mwsr::Buffer::new(4, |_: &[u32]| {
+        calls += 1;
+        if calls == 2 { Err("disk full") } else { Ok(()) }
+    });
+    buf.write(&[1, 2, 3]).unwrap();
+    buf.write(&[4, 5]).unwrap(); // flushes [1, 2, 3]
+    let err = buf.write(&[6, 7, 8]).unwrap_err(); // flushes [4, 5]: fails
+    let later = buf.write(&[9]).unwrap_err();
+    println!("3. a failing sink: \"{err}\", and the next write gets \"{later}\"");
+}
