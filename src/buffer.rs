@@ -3,11 +3,9 @@
 use std::fmt;
 use std::io;
 
-use crate::Error;
-use crate::engine::{Engine, Flusher, Rejected};
-use crate::sink::{Outlet, Sink};
-
-type Role<'a, T, S> = Flusher<'a, T, Outlet<S, <S as Sink<T>>::Error>>;
+use crate::front::Front;
+use crate::sink::Sink;
+use crate::{Error, Stats};
 
 /// A batching buffer shared by many writers and flushed inline, with no
 /// background thread.
@@ -54,7 +52,7 @@ type Role<'a, T, S> = Flusher<'a, T, Outlet<S, <S as Sink<T>>::Error>>;
 /// reported. Call [`flush`](Self::flush) or [`into_inner`](Self::into_inner)
 /// first when you need to know that everything arrived.
 pub struct Buffer<T, S: Sink<T>> {
-    engine: Engine<T, Outlet<S, S::Error>>,
+    front: Front<T, S>,
 }
 
 impl<T, S: Sink<T>> Buffer<T, S> {
@@ -65,13 +63,18 @@ impl<T, S: Sink<T>> Buffer<T, S> {
     /// If `capacity` is 0, or above `u32::MAX` items.
     pub fn new(capacity: usize, sink: S) -> Self {
         Self {
-            engine: Engine::new(capacity, Outlet::new(sink)),
+            front: Front::new(capacity, sink),
         }
     }
 
     /// The most items one batch holds.
     pub fn capacity(&self) -> usize {
-        self.engine.capacity()
+        self.front.engine.capacity()
+    }
+
+    /// The buffer's counters (see [`Stats`]); `try_write_refusals` stays 0.
+    pub fn stats(&self) -> Stats {
+        self.front.counters.snapshot()
     }
 
     /// Copies `items` into the buffer, flushing first if they do not fit.
@@ -114,13 +117,14 @@ impl<T, S: Sink<T>> Buffer<T, S> {
     /// # Errors
     /// As [`write`](Self::write).
     pub fn flush(&self) -> Result<(), Error<S::Error>> {
-        self.with_role(flush_active)
+        self.front.with_role(|role| self.front.flush_active(role))
     }
 
     /// Flushes, then gives back the sink and the flush's result.
     pub fn into_inner(self) -> (S, Result<(), Error<S::Error>>) {
         let result = self.flush();
         let sink = self
+            .front
             .engine
             .lock_flusher()
             .ok()
@@ -140,97 +144,18 @@ impl<T, S: Sink<T>> Buffer<T, S> {
     where
         T: Clone,
     {
-        // Lengths of zero-sized items can overflow when added; such a write
-        // cannot fit and goes the unbuffered way.
-        let total = parts
-            .iter()
-            .try_fold(0usize, |sum, p| sum.checked_add(slice(p).len()));
-        let n = match total {
-            Some(0) => return Ok(0),
-            Some(n) if n < self.capacity() => n,
-            _ => {
-                return self
-                    .with_role(|role| write_unbuffered(role, parts, &slice))
-                    .map(|()| total.unwrap_or(usize::MAX));
-            }
-        };
-        loop {
-            match self.engine.reserve(n) {
-                Ok(mut reservation) => {
-                    for part in parts {
-                        reservation.extend_from_slice(slice(part));
-                    }
-                    return Ok(n);
+        self.front.write_parts(parts, slice, |n| {
+            self.front.counters.writer_waited();
+            self.front.with_role(|role| {
+                // Another writer may have made room while we waited.
+                if role.has_room(n) {
+                    Ok(())
+                } else {
+                    self.front.flush_active(role)
                 }
-                Err(Rejected::Full | Rejected::Busy) => self.with_role(|role| {
-                    // Another writer may have made room while we waited.
-                    if role.has_room(n) {
-                        Ok(())
-                    } else {
-                        flush_active(role)
-                    }
-                })?,
-                // Only a failure closes a `Buffer`; `with_role` returns it.
-                Err(Rejected::Closed) => self.with_role(|_| Err(Error::Closed))?,
-            }
-        }
+            })
+        })
     }
-
-    /// Runs `f` with the flusher role, after checking the sticky failure; a
-    /// failure during `f` seals the buffer and drops what it holds.
-    fn with_role<R>(
-        &self,
-        f: impl FnOnce(&mut Role<'_, T, S>) -> Result<R, Error<S::Error>>,
-    ) -> Result<R, Error<S::Error>> {
-        let mut role = self.engine.lock_flusher().map_err(|_| Error::Reentrant)?;
-        role.state().check()?;
-        let result = f(&mut role);
-        if role.state().has_failed() {
-            role.close(|_, _| ()); // the items are dropped: see `Error`
-        }
-        result
-    }
-}
-
-/// Swaps the active half out and delivers it.
-fn flush_active<T, S: Sink<T>>(role: &mut Role<'_, T, S>) -> Result<(), Error<S::Error>> {
-    role.swap(|batch, outlet| outlet.deliver(batch))
-        .unwrap_or(Ok(()))
-}
-
-/// Delivers `parts`, too large for one batch, after what is buffered: parts
-/// of `capacity` items or more straight from the caller, smaller ones gathered
-/// in the spare half. The role is held throughout, so no other batch can come
-/// in between.
-fn write_unbuffered<T: Clone, S: Sink<T>, P>(
-    role: &mut Role<'_, T, S>,
-    parts: &[P],
-    slice: impl Fn(&P) -> &[T],
-) -> Result<(), Error<S::Error>> {
-    flush_active(role)?;
-    let (mut staging, outlet) = role.staging();
-    for part in parts {
-        let mut rest = slice(part);
-        if rest.len() >= staging.capacity() {
-            if !staging.is_empty() {
-                staging.drain(|batch| outlet.deliver(batch))?;
-            }
-            if !rest.is_empty() {
-                outlet.deliver(rest)?;
-            }
-            continue;
-        }
-        while !rest.is_empty() {
-            rest = &rest[staging.extend_from_slice(rest)..];
-            if staging.is_full() {
-                staging.drain(|batch| outlet.deliver(batch))?;
-            }
-        }
-    }
-    if !staging.is_empty() {
-        staging.drain(|batch| outlet.deliver(batch))?;
-    }
-    Ok(())
 }
 
 impl<T, S: Sink<T>> Drop for Buffer<T, S> {

@@ -60,12 +60,15 @@
 mod buffer;
 mod engine;
 mod error;
+mod front;
 mod sink;
+mod stats;
 mod sync;
 
 pub use buffer::Buffer;
 pub use error::Error;
 pub use sink::Sink;
+pub use stats::Stats;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -1,0 +1,195 @@
+//! What both buffer types share on top of the engine: the flusher's state
+//! (the sink and its sticky failure), delivering batches with the flusher
+//! role, and the write path up to "the buffer is full", where the two types
+//! differ (flush inline, or wait for the flusher thread).
+
+use crossbeam_utils::CachePadded;
+
+use crate::Error;
+use crate::engine::{Engine, Flusher, Rejected};
+use crate::sink::{Sink, deliver};
+use crate::stats::Counters;
+
+/// The flusher role of a buffer whose sink is `S`.
+pub(crate) type Role<'a, T, S> = Flusher<'a, T, Outlet<S, <S as Sink<T>>::Error>>;
+
+/// The engine with a sink behind it, and the counters.
+pub(crate) struct Front<T, S: Sink<T>> {
+    pub(crate) engine: Engine<T, Outlet<S, S::Error>>,
+    pub(crate) counters: CachePadded<Counters>,
+}
+
+impl<T, S: Sink<T>> Front<T, S> {
+    /// # Panics
+    /// As [`Engine::new`].
+    pub(crate) fn new(capacity: usize, sink: S) -> Self {
+        Self {
+            engine: Engine::new(capacity, Outlet::new(sink)),
+            counters: CachePadded::new(Counters::new()),
+        }
+    }
+
+    /// Runs `f` with the flusher role, after checking the sticky failure; a
+    /// failure during `f` seals the buffer for good and drops what it holds.
+    pub(crate) fn with_role<R>(
+        &self,
+        f: impl FnOnce(&mut Role<'_, T, S>) -> Result<R, Error<S::Error>>,
+    ) -> Result<R, Error<S::Error>> {
+        let mut role = self.engine.lock_flusher().map_err(|_| Error::Reentrant)?;
+        role.state().check()?;
+        let result = f(&mut role);
+        if role.state().has_failed() {
+            role.close(|_, _| ()); // the items are dropped: see `Error`
+        }
+        result
+    }
+
+    /// Swaps the active half out and delivers it. `Ok` if it was empty.
+    pub(crate) fn flush_active(&self, role: &mut Role<'_, T, S>) -> Result<(), Error<S::Error>> {
+        role.swap(|batch, outlet| outlet.deliver(batch, &self.counters))
+            .unwrap_or(Ok(()))
+    }
+
+    /// Copies `parts` (total `1..capacity` items) into the buffer as one
+    /// contiguous run, calling `when_full` each time they do not fit, or
+    /// delivers them with the role when they are too large for one batch.
+    /// Returns the total.
+    pub(crate) fn write_parts<P>(
+        &self,
+        parts: &[P],
+        slice: impl Fn(&P) -> &[T],
+        mut when_full: impl FnMut(usize) -> Result<(), Error<S::Error>>,
+    ) -> Result<usize, Error<S::Error>>
+    where
+        T: Clone,
+    {
+        // Lengths of zero-sized items can overflow when added; such a write
+        // cannot fit and goes the unbuffered way.
+        let total = parts
+            .iter()
+            .try_fold(0usize, |sum, p| sum.checked_add(slice(p).len()));
+        let n = match total {
+            Some(0) => return Ok(0),
+            Some(n) if n < self.engine.capacity() => n,
+            _ => {
+                return self
+                    .with_role(|role| self.write_unbuffered(role, parts, &slice))
+                    .map(|()| total.unwrap_or(usize::MAX));
+            }
+        };
+        loop {
+            match self.engine.reserve(n) {
+                Ok(mut reservation) => {
+                    for part in parts {
+                        reservation.extend_from_slice(slice(part));
+                    }
+                    return Ok(n);
+                }
+                Err(Rejected::Full | Rejected::Busy) => when_full(n)?,
+                Err(Rejected::Closed) => return Err(self.closed_error()),
+            }
+        }
+    }
+
+    /// Why the engine is closed: the sink's sticky failure, or `Closed`.
+    pub(crate) fn closed_error(&self) -> Error<S::Error> {
+        match self.with_role(|_| Err(Error::Closed)) {
+            Err(e) => e,
+            Ok(()) => Error::Closed,
+        }
+    }
+
+    /// Delivers `parts`, too large for one batch, after what is buffered:
+    /// parts of `capacity` items or more straight from the caller, smaller
+    /// ones gathered in the spare half. The role is held throughout, so no
+    /// other batch can come in between.
+    fn write_unbuffered<P>(
+        &self,
+        role: &mut Role<'_, T, S>,
+        parts: &[P],
+        slice: impl Fn(&P) -> &[T],
+    ) -> Result<(), Error<S::Error>>
+    where
+        T: Clone,
+    {
+        self.flush_active(role)?;
+        let counters = &self.counters;
+        let (mut staging, outlet) = role.staging();
+        for part in parts {
+            let mut rest = slice(part);
+            if rest.len() >= staging.capacity() {
+                if !staging.is_empty() {
+                    staging.drain(|batch| outlet.deliver(batch, counters))?;
+                }
+                outlet.deliver(rest, counters)?;
+                continue;
+            }
+            while !rest.is_empty() {
+                rest = &rest[staging.extend_from_slice(rest)..];
+                if staging.is_full() {
+                    staging.drain(|batch| outlet.deliver(batch, counters))?;
+                }
+            }
+        }
+        if !staging.is_empty() {
+            staging.drain(|batch| outlet.deliver(batch, counters))?;
+        }
+        Ok(())
+    }
+}
+
+/// The flusher's state: the sink, and its sticky failure.
+#[derive(Debug)]
+pub(crate) struct Outlet<S, E> {
+    /// `None` once taken back by `into_inner`.
+    sink: Option<S>,
+    failed: Option<Error<E>>,
+}
+
+impl<S, E> Outlet<S, E> {
+    pub(crate) fn new(sink: S) -> Self {
+        Self {
+            sink: Some(sink),
+            failed: None,
+        }
+    }
+
+    /// The sticky failure, if the sink has failed.
+    pub(crate) fn check(&self) -> Result<(), Error<E>> {
+        match &self.failed {
+            None => Ok(()),
+            Some(e) => Err(e.clone()),
+        }
+    }
+
+    pub(crate) fn has_failed(&self) -> bool {
+        self.failed.is_some()
+    }
+
+    /// Hands `batch` (never empty) to the sink unless it has failed before; a
+    /// new failure becomes sticky. Counts the batch on success.
+    pub(crate) fn deliver<T>(&mut self, batch: &[T], counters: &Counters) -> Result<(), Error<E>>
+    where
+        S: Sink<T, Error = E>,
+    {
+        self.check()?;
+        let Some(sink) = self.sink.as_mut() else {
+            return Err(Error::Closed);
+        };
+        match deliver(sink, batch) {
+            Ok(()) => {
+                counters.batch(batch.len());
+                Ok(())
+            }
+            Err(e) => {
+                self.failed = Some(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    /// Gives the sink back; later deliveries fail with [`Error::Closed`].
+    pub(crate) fn take_sink(&mut self) -> Option<S> {
+        self.sink.take()
+    }
+}

@@ -1,0 +1,80 @@
+//! Counters a user would graph, kept off the write path.
+
+use crate::sync::{AtomicU64, Ordering};
+
+/// A snapshot of a buffer's counters, from `stats()`.
+///
+/// Every counter only grows. They are updated once per batch or on the slow
+/// path (a writer waiting, `try_write` refusing), never per ordinary write,
+/// so reading them costs the writers nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Items handed to the sink (and returned from it successfully).
+    pub items_flushed: u64,
+    /// Sink calls that returned successfully.
+    pub batches_flushed: u64,
+    /// The most items one sink call received.
+    pub largest_batch: u64,
+    /// Times a writer found the buffer full and had to wait for a flush.
+    pub writer_waits: u64,
+    /// Items `try_write` handed back because the buffer was full.
+    pub try_write_refusals: u64,
+}
+
+/// The live counters behind [`Stats`]. All Relaxed: they order nothing.
+#[derive(Debug)]
+pub(crate) struct Counters {
+    items_flushed: AtomicU64,
+    batches_flushed: AtomicU64,
+    largest_batch: AtomicU64,
+    writer_waits: AtomicU64,
+    try_write_refusals: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn new() -> Self {
+        Self {
+            items_flushed: AtomicU64::new(0),
+            batches_flushed: AtomicU64::new(0),
+            largest_batch: AtomicU64::new(0),
+            writer_waits: AtomicU64::new(0),
+            try_write_refusals: AtomicU64::new(0),
+        }
+    }
+
+    /// A batch of `len` items went through the sink. Called by the flusher
+    /// role's holder only, so the largest-batch update needs no RMW loop.
+    pub(crate) fn batch(&self, len: usize) {
+        let len = len as u64;
+        // ORDERING: Relaxed throughout: statistics, read for display only.
+        self.items_flushed.fetch_add(len, Ordering::Relaxed);
+        self.batches_flushed.fetch_add(1, Ordering::Relaxed);
+        if len > self.largest_batch.load(Ordering::Relaxed) {
+            self.largest_batch.store(len, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn writer_waited(&self) {
+        // ORDERING: Relaxed: statistics.
+        self.writer_waits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[allow(dead_code)] // used by the async buffer
+    pub(crate) fn try_write_refused(&self) {
+        // ORDERING: Relaxed: statistics.
+        self.try_write_refusals.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        // ORDERING: Relaxed: a snapshot of independent counters.
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Stats {
+            items_flushed: get(&self.items_flushed),
+            batches_flushed: get(&self.batches_flushed),
+            largest_batch: get(&self.largest_batch),
+            writer_waits: get(&self.writer_waits),
+            try_write_refusals: get(&self.try_write_refusals),
+        }
+    }
+}
