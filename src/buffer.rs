@@ -144,17 +144,19 @@ impl<T, S: Sink<T>> Buffer<T, S> {
     where
         T: Clone,
     {
-        self.front.write_parts(parts, slice, |n| {
-            self.front.counters.writer_waited();
-            self.front.with_role(|role| {
-                // Another writer may have made room while we waited.
-                if role.has_room(n) {
-                    Ok(())
-                } else {
-                    self.front.flush_active(role)
-                }
+        self.front
+            .write_parts(parts, slice, |n| {
+                self.front.counters.writer_waited();
+                self.front.with_role(|role| {
+                    // Another writer may have made room while we waited.
+                    if role.has_room(n) {
+                        Ok(())
+                    } else {
+                        self.front.flush_active(role)
+                    }
+                })
             })
-        })
+            .map(|(n, _)| n)
     }
 }
 

@@ -95,3 +95,64 @@ where
         io::Error::new(kind, err)
     }
 }
+
+/// Why [`AsyncBuffer::try_write`](crate::AsyncBuffer::try_write) refused an
+/// item. Every variant hands the item back.
+pub enum TryWriteError<T, E> {
+    /// Both halves of the buffer are full: writing would have to wait.
+    Full(T),
+    /// The buffer was closed.
+    Closed(T),
+    /// The sink failed earlier (the sticky error).
+    Failed(T, Error<E>),
+}
+
+impl<T, E> TryWriteError<T, E> {
+    /// The item that was not written.
+    pub fn into_inner(self) -> T {
+        match self {
+            TryWriteError::Full(item)
+            | TryWriteError::Closed(item)
+            | TryWriteError::Failed(item, _) => item,
+        }
+    }
+
+    /// Whether the buffer was full (the only case in which trying again
+    /// later can succeed).
+    pub fn is_full(&self) -> bool {
+        matches!(self, TryWriteError::Full(_))
+    }
+}
+
+// By hand: the item need not be `Debug`, as with crossbeam's `TrySendError`.
+impl<T, E: fmt::Debug> fmt::Debug for TryWriteError<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryWriteError::Full(_) => f.write_str("Full(..)"),
+            TryWriteError::Closed(_) => f.write_str("Closed(..)"),
+            TryWriteError::Failed(_, e) => f.debug_tuple("Failed").field(&"..").field(e).finish(),
+        }
+    }
+}
+
+impl<T, E: fmt::Display> fmt::Display for TryWriteError<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryWriteError::Full(_) => f.write_str("the buffer is full"),
+            TryWriteError::Closed(_) => f.write_str("the buffer is closed"),
+            TryWriteError::Failed(_, e) => e.fmt(f),
+        }
+    }
+}
+
+impl<T, E> std::error::Error for TryWriteError<T, E>
+where
+    E: std::error::Error + 'static,
+{
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TryWriteError::Failed(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}

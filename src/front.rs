@@ -9,6 +9,7 @@ use crate::Error;
 use crate::engine::{Engine, Flusher, Rejected};
 use crate::sink::{Sink, deliver};
 use crate::stats::Counters;
+use crate::sync::Mutex;
 
 /// The flusher role of a buffer whose sink is `S`.
 pub(crate) type Role<'a, T, S> = Flusher<'a, T, Outlet<S, <S as Sink<T>>::Error>>;
@@ -17,6 +18,10 @@ pub(crate) type Role<'a, T, S> = Flusher<'a, T, Outlet<S, <S as Sink<T>>::Error>
 pub(crate) struct Front<T, S: Sink<T>> {
     pub(crate) engine: Engine<T, Outlet<S, S::Error>>,
     pub(crate) counters: CachePadded<Counters>,
+    /// A copy of the sink's sticky failure, readable without waiting for the
+    /// flusher role (which a slow sink may hold for long). Set before the
+    /// engine is closed for it.
+    failure: Mutex<Option<Error<S::Error>>>,
 }
 
 impl<T, S: Sink<T>> Front<T, S> {
@@ -26,6 +31,7 @@ impl<T, S: Sink<T>> Front<T, S> {
         Self {
             engine: Engine::new(capacity, Outlet::new(sink)),
             counters: CachePadded::new(Counters::new()),
+            failure: Mutex::new(None),
         }
     }
 
@@ -38,7 +44,8 @@ impl<T, S: Sink<T>> Front<T, S> {
         let mut role = self.engine.lock_flusher().map_err(|_| Error::Reentrant)?;
         role.state().check()?;
         let result = f(&mut role);
-        if role.state().has_failed() {
+        if let Err(failure) = role.state().check() {
+            *self.failure.lock() = Some(failure);
             role.close(|_, _| ()); // the items are dropped: see `Error`
         }
         result
@@ -50,16 +57,16 @@ impl<T, S: Sink<T>> Front<T, S> {
             .unwrap_or(Ok(()))
     }
 
-    /// Copies `parts` (total `1..capacity` items) into the buffer as one
-    /// contiguous run, calling `when_full` each time they do not fit, or
-    /// delivers them with the role when they are too large for one batch.
-    /// Returns the total.
+    /// Copies `parts` into the buffer as one contiguous run, calling
+    /// `when_full` each time they do not fit, or delivers them with the role
+    /// when they are too large for one batch. Returns the total, and whether
+    /// this write started a batch (made the active half non-empty).
     pub(crate) fn write_parts<P>(
         &self,
         parts: &[P],
         slice: impl Fn(&P) -> &[T],
         mut when_full: impl FnMut(usize) -> Result<(), Error<S::Error>>,
-    ) -> Result<usize, Error<S::Error>>
+    ) -> Result<(usize, bool), Error<S::Error>>
     where
         T: Clone,
     {
@@ -69,12 +76,12 @@ impl<T, S: Sink<T>> Front<T, S> {
             .iter()
             .try_fold(0usize, |sum, p| sum.checked_add(slice(p).len()));
         let n = match total {
-            Some(0) => return Ok(0),
+            Some(0) => return Ok((0, false)),
             Some(n) if n < self.engine.capacity() => n,
             _ => {
                 return self
                     .with_role(|role| self.write_unbuffered(role, parts, &slice))
-                    .map(|()| total.unwrap_or(usize::MAX));
+                    .map(|()| (total.unwrap_or(usize::MAX), false));
             }
         };
         loop {
@@ -83,7 +90,7 @@ impl<T, S: Sink<T>> Front<T, S> {
                     for part in parts {
                         reservation.extend_from_slice(slice(part));
                     }
-                    return Ok(n);
+                    return Ok((n, reservation.starts_batch()));
                 }
                 Err(Rejected::Full | Rejected::Busy) => when_full(n)?,
                 Err(Rejected::Closed) => return Err(self.closed_error()),
@@ -92,11 +99,9 @@ impl<T, S: Sink<T>> Front<T, S> {
     }
 
     /// Why the engine is closed: the sink's sticky failure, or `Closed`.
+    /// Never waits for the flusher role.
     pub(crate) fn closed_error(&self) -> Error<S::Error> {
-        match self.with_role(|_| Err(Error::Closed)) {
-            Err(e) => e,
-            Ok(()) => Error::Closed,
-        }
+        self.failure.lock().clone().unwrap_or(Error::Closed)
     }
 
     /// Delivers `parts`, too large for one batch, after what is buffered:
@@ -160,10 +165,6 @@ impl<S, E> Outlet<S, E> {
             None => Ok(()),
             Some(e) => Err(e.clone()),
         }
-    }
-
-    pub(crate) fn has_failed(&self) -> bool {
-        self.failed.is_some()
     }
 
     /// Hands `batch` (never empty) to the sink unless it has failed before; a

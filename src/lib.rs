@@ -57,6 +57,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![doc(test(attr(deny(warnings))))]
 
+mod async_buffer;
 mod buffer;
 mod engine;
 mod error;
@@ -65,8 +66,9 @@ mod sink;
 mod stats;
 mod sync;
 
+pub use async_buffer::{AsyncBuffer, Builder};
 pub use buffer::Buffer;
-pub use error::Error;
+pub use error::{Error, TryWriteError};
 pub use sink::Sink;
 pub use stats::Stats;
 

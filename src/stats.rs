@@ -60,7 +60,6 @@ impl Counters {
         self.writer_waits.fetch_add(1, Ordering::Relaxed);
     }
 
-    #[allow(dead_code)] // used by the async buffer
     pub(crate) fn try_write_refused(&self) {
         // ORDERING: Relaxed: statistics.
         self.try_write_refusals.fetch_add(1, Ordering::Relaxed);

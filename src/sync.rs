@@ -15,6 +15,9 @@
 //!   itself stays in one contiguous allocation the sink can see as `&[T]`.
 //! - [`SPIN_LIMIT`] is 0 under loom: waits go straight to parking, which keeps
 //!   the models small and exercises the parking path on every run.
+//! - [`Condvar::wait_timeout`] under loom returns at once as timed out (loom's
+//!   own never times out): a timeout may expire at any moment, so this is one
+//!   of the real behaviours, and models cannot hang on it.
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -23,10 +26,18 @@ pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 pub(crate) use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 #[cfg(not(loom))]
-pub(crate) use std::thread::{ThreadId, current as current_thread};
+pub(crate) use std::sync::Arc;
+#[cfg(not(loom))]
+pub(crate) use std::thread::{
+    Builder as ThreadBuilder, JoinHandle, ThreadId, current as current_thread,
+};
 
 #[cfg(loom)]
-pub(crate) use loom::thread::{ThreadId, current as current_thread};
+pub(crate) use loom::sync::Arc;
+#[cfg(loom)]
+pub(crate) use loom::thread::{
+    Builder as ThreadBuilder, JoinHandle, ThreadId, current as current_thread,
+};
 
 /// How many times a waiter spins before it parks.
 #[cfg(not(loom))]
@@ -61,11 +72,20 @@ mod imp {
             guard
         }
 
+        /// Waits for a notification or `timeout`; `true` if it timed out.
+        pub(crate) fn wait_timeout<'a, T>(
+            &self,
+            mut guard: MutexGuard<'a, T>,
+            timeout: std::time::Duration,
+        ) -> (MutexGuard<'a, T>, bool) {
+            let timed_out = self.0.wait_for(&mut guard, timeout).timed_out();
+            (guard, timed_out)
+        }
+
         pub(crate) fn notify_one(&self) {
             self.0.notify_one();
         }
 
-        #[allow(dead_code)] // used by the async buffer's wake-ups
         pub(crate) fn notify_all(&self) {
             self.0.notify_all();
         }
@@ -119,11 +139,20 @@ mod imp {
             self.0.wait(guard).unwrap_or_else(|e| e.into_inner())
         }
 
+        /// Times out at once (see the module docs).
+        pub(crate) fn wait_timeout<'a, T>(
+            &self,
+            guard: MutexGuard<'a, T>,
+            _timeout: std::time::Duration,
+        ) -> (MutexGuard<'a, T>, bool) {
+            loom::thread::yield_now();
+            (guard, true)
+        }
+
         pub(crate) fn notify_one(&self) {
             self.0.notify_one();
         }
 
-        #[allow(dead_code)] // used by the async buffer's wake-ups
         pub(crate) fn notify_all(&self) {
             self.0.notify_all();
         }

@@ -174,17 +174,44 @@ impl<T, F> Engine<T, F> {
         }
     }
 
+    /// The active slab's word.
+    fn active_word(&self) -> u64 {
+        // ORDERING: Acquire, as in `reserve`: the index of the slab the
+        // flusher activated last, then that slab's word.
+        self.slabs[self.active.load(Ordering::Acquire)].load()
+    }
+
+    /// Whether anything is waiting to be flushed (for a flusher deciding
+    /// whether to sleep). A writer that makes an empty slab non-empty learns
+    /// it from [`Reservation::starts_batch`] and must then wake the flusher.
+    pub(crate) fn has_data(&self) -> bool {
+        let word = self.active_word();
+        word & slab::CLOSED == 0 && slab::offset(word) > 0
+    }
+
+    /// Whether a reservation of `n` slots would fit now (or the engine is
+    /// closed, so that waiting for room is over either way).
+    pub(crate) fn has_room_or_closed(&self, n: usize) -> bool {
+        let word = self.active_word();
+        word & slab::CLOSED != 0
+            || (word & slab::SEALED == 0 && slab::offset(word) + n <= self.capacity())
+    }
+
+    /// Whether this thread holds the flusher role (is inside the sink).
+    pub(crate) fn holds_role(&self) -> bool {
+        *self.holder.lock() == Some(current_thread().id())
+    }
+
     /// Takes the flusher role, parking while another thread holds it.
     ///
     /// Fails instead of deadlocking when this thread already holds it (a sink
     /// calling back into its own buffer).
     pub(crate) fn lock_flusher(&self) -> Result<Flusher<'_, T, F>, Reentrant> {
-        let me = current_thread().id();
-        if *self.holder.lock() == Some(me) {
+        if self.holds_role() {
             return Err(Reentrant);
         }
         let guard = self.role.lock();
-        *self.holder.lock() = Some(me);
+        *self.holder.lock() = Some(current_thread().id());
         Ok(Flusher::new(self, guard))
     }
 }
@@ -241,9 +268,15 @@ impl<T> Reservation<'_, T> {
         self.filled += items.len();
     }
 
+    /// Whether this reservation starts the slab's batch (the slab was empty):
+    /// its writer is the one that must wake a sleeping flusher.
+    #[inline]
+    pub(crate) fn starts_batch(&self) -> bool {
+        self.start == 0
+    }
+
     /// Appends one item.
     #[inline]
-    #[allow(dead_code)] // used by the async buffer
     pub(crate) fn push(&mut self, item: T) {
         assert!(self.filled < self.len, "mwsr: reservation overrun");
         let at = self.start + self.filled;

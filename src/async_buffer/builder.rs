@@ -1,0 +1,106 @@
+//! [`Builder`] for [`AsyncBuffer`].
+
+use std::io;
+use std::time::Duration;
+
+use super::AsyncBuffer;
+use super::signal::Signal;
+use super::worker::{self, Shared};
+use crate::engine::MAX_CAPACITY;
+use crate::front::Front;
+use crate::sink::Sink;
+use crate::sync::{Arc, ThreadBuilder};
+
+/// Configures and starts an [`AsyncBuffer`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let q = mwsr::AsyncBuffer::builder()
+///     .capacity(4096)
+///     .linger(Duration::from_millis(5)) // let batches fill for up to 5 ms
+///     .thread_name("log-flusher")
+///     .build(|batch: &[u64]| -> std::io::Result<()> { Ok(println!("{} items", batch.len())) })?;
+/// q.write(7).unwrap();
+/// q.close().unwrap();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct Builder {
+    capacity: usize,
+    linger: Option<Duration>,
+    thread_name: Option<String>,
+}
+
+impl Builder {
+    /// The default capacity, in items.
+    pub const DEFAULT_CAPACITY: usize = 1024;
+
+    pub(super) fn new() -> Self {
+        Self {
+            capacity: Self::DEFAULT_CAPACITY,
+            linger: None,
+            thread_name: None,
+        }
+    }
+
+    /// The most items one batch holds (default [`Self::DEFAULT_CAPACITY`]).
+    /// Two halves of this many slots are allocated up front.
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// After the first item of a batch, wait up to `linger` for the batch to
+    /// fill before flushing it (as Kafka's `linger.ms`); a full buffer,
+    /// `flush()` and `close()` cut the wait short. The default is no linger:
+    /// flush as soon as there is anything.
+    pub fn linger(mut self, linger: Duration) -> Self {
+        self.linger = Some(linger).filter(|d| !d.is_zero());
+        self
+    }
+
+    /// The flusher thread's name (default `mwsr-flusher`).
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        self.thread_name = Some(name.into());
+        self
+    }
+
+    /// Starts the flusher thread.
+    ///
+    /// # Errors
+    /// `InvalidInput` if the capacity is 0 or above `u32::MAX`; the spawn
+    /// error if the thread cannot be started.
+    pub fn build<T, S>(self, sink: S) -> io::Result<AsyncBuffer<T, S>>
+    where
+        T: Send + 'static,
+        S: Sink<T> + Send + 'static,
+        S::Error: Send + Sync + 'static,
+    {
+        if self.capacity == 0 || self.capacity > MAX_CAPACITY {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "mwsr: capacity must be at least 1 and at most {MAX_CAPACITY} items, not {}",
+                    self.capacity
+                ),
+            ));
+        }
+        let shared = Arc::new(Shared {
+            front: Front::new(self.capacity, sink),
+            signal: Signal::new(),
+            linger: self.linger,
+        });
+        let name = self
+            .thread_name
+            .unwrap_or_else(|| "mwsr-flusher".to_owned());
+        let thread = {
+            let shared = shared.clone();
+            ThreadBuilder::new()
+                .name(name)
+                .spawn(move || worker::run(&shared))?
+        };
+        Ok(AsyncBuffer::from_parts(shared, thread))
+    }
+}

@@ -1,0 +1,377 @@
+//! [`AsyncBuffer`]: many writers, one background thread that flushes.
+
+mod builder;
+mod signal;
+mod worker;
+
+use std::convert::Infallible;
+use std::fmt;
+use std::io;
+
+pub use self::builder::Builder;
+use self::worker::Shared;
+use crate::engine::Rejected;
+use crate::front::Front;
+use crate::sink::Sink;
+use crate::sync::{Arc, JoinHandle, Mutex};
+use crate::{Error, Stats, TryWriteError};
+
+/// A batching buffer whose batches are handed to the sink by a background
+/// thread.
+///
+/// Writers copy items in without taking a lock and return; the flusher
+/// thread sleeps while the buffer is empty, wakes when a batch starts, and
+/// hands each batch to the sink while writers fill the other half of the
+/// buffer.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+///
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let sink_seen = seen.clone();
+/// let q = mwsr::AsyncBuffer::new(128, move |batch: &[String]| {
+///     sink_seen.lock().unwrap().extend_from_slice(batch);
+///     Ok::<(), std::convert::Infallible>(())
+/// });
+/// std::thread::scope(|s| {
+///     for id in 0..4 {
+///         let q = &q;
+///         s.spawn(move || q.write(format!("hello from {id}")).unwrap());
+///     }
+/// });
+/// q.flush().unwrap(); // the sink has every item written before this call
+/// assert_eq!(seen.lock().unwrap().len(), 4);
+/// q.close().unwrap(); // or just drop it: dropping closes too
+/// ```
+///
+/// # Guarantees
+/// - **Lossless.** When both halves are full, [`write`](Self::write) waits
+///   (backpressure) instead of dropping; [`try_write`](Self::try_write) hands
+///   the item back instead. An item a call accepted reaches the sink unless
+///   the sink fails.
+/// - **Order**, as for [`Buffer`](crate::Buffer): the sink sees a valid
+///   interleaving of the writers' calls, each call contiguous, batches one at
+///   a time.
+/// - **`flush()`** returns once everything written before it went through the
+///   sink; **`close()`** flushes the rest, stops and joins the thread, and is
+///   idempotent; writes racing `close` either make the last batch or get
+///   [`Error::Closed`].
+/// - **Dropping closes**: nothing is lost because a guard was forgotten, but
+///   an error at drop cannot be reported, so call `close()` to see it.
+/// - **Failures are sticky and contained**, as for `Buffer`: a sink error or
+///   panic is returned by every later call, and the thread exits cleanly.
+///
+/// # Which thread calls the sink
+/// The background thread makes every sink call for ordinary writes, `flush`
+/// and `close`. A write of [`capacity`](Self::capacity) items or more is
+/// handed to the sink by the writing thread itself, under the same exclusive
+/// flusher role, so that it needs no copy and still arrives in order.
+pub struct AsyncBuffer<T, S: Sink<T>> {
+    shared: Arc<Shared<T, S>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl<T, S> AsyncBuffer<T, S>
+where
+    T: Send + 'static,
+    S: Sink<T> + Send + 'static,
+    S::Error: Send + Sync + 'static,
+{
+    /// A buffer of `capacity` items per batch, flushed by a new thread into
+    /// `sink` as soon as there is anything to flush. See
+    /// [`AsyncBuffer::builder`] for a linger time, a thread name, and errors
+    /// instead of panics.
+    ///
+    /// # Panics
+    /// If `capacity` is 0 or above `u32::MAX`, or the thread cannot be spawned.
+    pub fn new(capacity: usize, sink: S) -> Self {
+        match Builder::new().capacity(capacity).build(sink) {
+            Ok(buffer) => buffer,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// The item and sink types of this impl are placeholders, so that
+/// `AsyncBuffer::builder()` needs no type annotations; `build` picks the real
+/// ones from its sink.
+impl AsyncBuffer<(), fn(&[()]) -> Result<(), Infallible>> {
+    /// Configures an `AsyncBuffer`: capacity, linger, thread name.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+}
+
+impl<T, S: Sink<T>> AsyncBuffer<T, S> {
+    fn front(&self) -> &Front<T, S> {
+        &self.shared.front
+    }
+
+    /// The most items one batch holds.
+    pub fn capacity(&self) -> usize {
+        self.front().engine.capacity()
+    }
+
+    /// The buffer's counters (see [`Stats`]).
+    pub fn stats(&self) -> Stats {
+        self.front().counters.snapshot()
+    }
+
+    /// Moves `item` into the buffer, waiting for room when both halves are
+    /// full.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] after [`close`](Self::close); the sink's sticky
+    /// error after it failed; [`Error::Reentrant`] if called from inside the
+    /// sink when it would have to wait for room.
+    pub fn write(&self, item: T) -> Result<(), Error<S::Error>> {
+        loop {
+            match self.front().engine.reserve(1) {
+                Ok(mut reservation) => {
+                    reservation.push(item);
+                    let starts_batch = reservation.starts_batch();
+                    drop(reservation); // publish before waking the flusher
+                    if starts_batch {
+                        self.wake_flusher();
+                    }
+                    return Ok(());
+                }
+                Err(Rejected::Full | Rejected::Busy) => self.wait_for_room(1)?,
+                Err(Rejected::Closed) => return Err(self.front().closed_error()),
+            }
+        }
+    }
+
+    /// Moves `item` into the buffer if there is room now; never waits.
+    ///
+    /// # Errors
+    /// Hands `item` back: [`TryWriteError::Full`] when both halves are full
+    /// (counted in [`Stats::try_write_refusals`]), [`TryWriteError::Closed`]
+    /// after `close`, [`TryWriteError::Failed`] after the sink failed.
+    pub fn try_write(&self, item: T) -> Result<(), TryWriteError<T, S::Error>> {
+        match self.front().engine.reserve(1) {
+            Ok(mut reservation) => {
+                reservation.push(item);
+                let starts_batch = reservation.starts_batch();
+                drop(reservation);
+                if starts_batch {
+                    self.wake_flusher();
+                }
+                Ok(())
+            }
+            Err(Rejected::Full | Rejected::Busy) => {
+                self.front().counters.try_write_refused();
+                let mut state = self.shared.signal.lock();
+                state.writer_blocked = true; // flush now rather than linger
+                self.shared.signal.wake_flusher(&state);
+                Err(TryWriteError::Full(item))
+            }
+            Err(Rejected::Closed) => Err(match self.front().closed_error() {
+                Error::Closed => TryWriteError::Closed(item),
+                failure => TryWriteError::Failed(item, failure),
+            }),
+        }
+    }
+
+    /// Copies `items` into the buffer as one contiguous run, waiting for room
+    /// as [`write`](Self::write) does. Returns `items.len()`. A slice of
+    /// `capacity` items or more goes to the sink directly (see the type's
+    /// docs), after what was buffered before it.
+    ///
+    /// # Errors
+    /// As [`write`](Self::write).
+    pub fn write_slice(&self, items: &[T]) -> Result<usize, Error<S::Error>>
+    where
+        T: Clone,
+    {
+        self.write_parts(std::slice::from_ref(&items), |p| p)
+    }
+
+    /// Writes all `parts` as one contiguous run, never interleaved with
+    /// another writer's items; in one batch if the total fits in the
+    /// capacity. Returns the total length.
+    ///
+    /// # Errors
+    /// As [`write`](Self::write).
+    pub fn write_v<P: AsRef<[T]>>(&self, parts: &[P]) -> Result<usize, Error<S::Error>>
+    where
+        T: Clone,
+    {
+        self.write_parts(parts, AsRef::as_ref)
+    }
+
+    /// Returns once everything written before this call has been handed to
+    /// the sink and the sink has returned. Skips any linger time.
+    ///
+    /// # Errors
+    /// The sink's sticky error; [`Error::Closed`] after `close`;
+    /// [`Error::Reentrant`] from inside the sink.
+    pub fn flush(&self) -> Result<(), Error<S::Error>> {
+        if self.front().engine.holds_role() {
+            return Err(Error::Reentrant);
+        }
+        let signal = &self.shared.signal;
+        let mut state = signal.lock();
+        if state.exited {
+            return Err(state.error.clone().unwrap_or(Error::Closed));
+        }
+        state.flush_requested += 1;
+        let target = state.flush_requested;
+        signal.wake_flusher(&state);
+        while state.flush_served < target && !state.exited {
+            state = signal.wait_progress(state);
+        }
+        match &state.error {
+            Some(e) => Err(e.clone()),
+            None if state.flush_served >= target => Ok(()),
+            None => Err(Error::Closed),
+        }
+    }
+
+    /// Flushes what is left, stops the flusher thread and joins it. Later
+    /// writes get [`Error::Closed`]. Idempotent: every call, from any thread,
+    /// waits for the same end and returns the same result.
+    ///
+    /// # Errors
+    /// The sink's sticky error, if it failed at any point;
+    /// [`Error::Reentrant`] from inside the sink (the buffer still closes,
+    /// once the sink returns).
+    pub fn close(&self) -> Result<(), Error<S::Error>> {
+        let signal = &self.shared.signal;
+        let mut state = signal.lock();
+        if !state.closing {
+            state.closing = true;
+            signal.wake_flusher(&state);
+        }
+        if self.front().engine.holds_role() {
+            return Err(Error::Reentrant); // we are the flusher: cannot wait for it
+        }
+        while !state.exited {
+            state = signal.wait_progress(state);
+        }
+        let result = state.error.clone().map_or(Ok(()), Err);
+        drop(state);
+        if let Some(thread) = self.thread.lock().take() {
+            // The thread catches sink panics; it cannot panic itself, and if
+            // it did, `ExitGuard` has recorded it in `result` already.
+            let _ = thread.join();
+        }
+        result
+    }
+
+    fn write_parts<P>(
+        &self,
+        parts: &[P],
+        slice: impl Fn(&P) -> &[T],
+    ) -> Result<usize, Error<S::Error>>
+    where
+        T: Clone,
+    {
+        let (n, starts_batch) = self
+            .front()
+            .write_parts(parts, slice, |n| self.wait_for_room(n))?;
+        if starts_batch {
+            self.wake_flusher();
+        }
+        Ok(n)
+    }
+
+    /// Tells a sleeping flusher that a batch has started.
+    fn wake_flusher(&self) {
+        let state = self.shared.signal.lock();
+        self.shared.signal.wake_flusher(&state);
+    }
+
+    /// Waits until `n` items would fit (or the buffer closed), with the
+    /// flusher told to flush now.
+    fn wait_for_room(&self, n: usize) -> Result<(), Error<S::Error>> {
+        if self.front().engine.holds_role() {
+            return Err(Error::Reentrant); // the sink waiting for itself
+        }
+        self.front().counters.writer_waited();
+        let signal = &self.shared.signal;
+        let mut state = signal.lock();
+        loop {
+            if state.exited {
+                return Err(state.error.clone().unwrap_or(Error::Closed));
+            }
+            if self.front().engine.has_room_or_closed(n) {
+                return Ok(());
+            }
+            state.writer_blocked = true;
+            signal.wake_flusher(&state);
+            state = signal.wait_progress(state);
+        }
+    }
+
+    fn from_parts(shared: Arc<Shared<T, S>>, thread: JoinHandle<()>) -> Self {
+        Self {
+            shared,
+            thread: Mutex::new(Some(thread)),
+        }
+    }
+}
+
+impl<T, S: Sink<T>> Drop for AsyncBuffer<T, S> {
+    fn drop(&mut self) {
+        // Errors cannot be returned from `drop`; see the type's docs.
+        let _ = self.close();
+    }
+}
+
+impl<T, S: Sink<T>> fmt::Debug for AsyncBuffer<T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncBuffer")
+            .field("capacity", &self.capacity())
+            .field("linger", &self.shared.linger)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Bytes written through `&AsyncBuffer`, so shared references can write.
+/// `write` and `write_all` copy the whole slice or fail; `write_vectored` is
+/// the atomic [`AsyncBuffer::write_v`]; `flush` means the sink has the data.
+impl<S> io::Write for &AsyncBuffer<u8, S>
+where
+    S: Sink<u8>,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(self.write_parts(std::slice::from_ref(&buf), |p| p)?)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        Ok(self.write_parts(bufs, |b| b)?)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        io::Write::write(self, buf).map(drop)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(AsyncBuffer::flush(self)?)
+    }
+}
+
+/// As for `&AsyncBuffer`.
+impl<S> io::Write for AsyncBuffer<u8, S>
+where
+    S: Sink<u8>,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        io::Write::write(&mut &*self, buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        io::Write::write_vectored(&mut &*self, bufs)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        io::Write::write_all(&mut &*self, buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::Write::flush(&mut &*self)
+    }
+}

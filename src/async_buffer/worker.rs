@@ -1,0 +1,97 @@
+//! The flusher thread: sleeps while there is nothing to do, lingers if asked
+//! to, swaps and delivers, and reports progress.
+
+use std::time::{Duration, Instant};
+
+use super::signal::{Signal, State};
+use crate::front::Front;
+use crate::sink::Sink;
+use crate::sync::MutexGuard;
+
+/// What the flusher thread and the `AsyncBuffer` handle share.
+pub(super) struct Shared<T, S: Sink<T>> {
+    pub(super) front: Front<T, S>,
+    pub(super) signal: Signal<S::Error>,
+    pub(super) linger: Option<Duration>,
+}
+
+/// The flusher thread's body. Returns after `close()` has been served or
+/// the sink has failed, having marked itself exited either way.
+pub(super) fn run<T, S: Sink<T>>(shared: &Shared<T, S>) {
+    // Should anything here panic (a bug: sink panics are caught), callers
+    // waiting for progress must not hang.
+    let _exit = ExitGuard(&shared.signal);
+    loop {
+        let (requested, closing) = {
+            let mut state = wait_for_work(shared, shared.signal.lock());
+            state.writer_blocked = false;
+            (state.flush_requested, state.closing)
+        };
+        let front = &shared.front;
+        let result = front.with_role(|role| {
+            if closing {
+                // Seals the buffer for good: later writes get `Closed`, and
+                // writes racing this one land in this last batch.
+                role.close(|batch, outlet| outlet.deliver(batch, &front.counters))
+                    .unwrap_or(Ok(()))
+            } else {
+                front.flush_active(role)
+            }
+        });
+        let mut state = shared.signal.lock();
+        state.flush_served = state.flush_served.max(requested);
+        let done = closing || result.is_err();
+        if let Err(e) = result {
+            state.error = Some(e);
+        }
+        state.exited = done;
+        shared.signal.progressed();
+        if done {
+            return;
+        }
+    }
+}
+
+/// Parks until there is something to flush, a flush or close was asked for,
+/// or a writer is blocked; then lingers, if configured, for the batch to fill.
+fn wait_for_work<'a, T, S: Sink<T>>(
+    shared: &Shared<T, S>,
+    mut state: MutexGuard<'a, State<S::Error>>,
+) -> MutexGuard<'a, State<S::Error>> {
+    let urgent =
+        |s: &State<S::Error>| s.closing || s.flush_requested > s.flush_served || s.writer_blocked;
+    // A writer that starts a batch locks the signal and wakes us after its
+    // items are in, so checking under the lock cannot miss it.
+    while !(urgent(&state) || shared.front.engine.has_data()) {
+        state = shared.signal.park_flusher(state);
+    }
+    if let Some(linger) = shared.linger {
+        let deadline = Instant::now() + linger;
+        while !urgent(&state) {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            let (next, timed_out) = shared.signal.park_flusher_for(state, left);
+            state = next;
+            if timed_out {
+                break;
+            }
+        }
+    }
+    state
+}
+
+struct ExitGuard<'a, E>(&'a Signal<E>);
+
+impl<E> Drop for ExitGuard<'_, E> {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        if !state.exited {
+            state.exited = true;
+            state.error.get_or_insert_with(|| {
+                crate::Error::Panicked("the flusher thread panicked".into())
+            });
+        }
+        self.0.progressed();
+    }
+}
