@@ -117,6 +117,9 @@ impl<T, S: Sink<T>> Front<T, S> {
     where
         T: Clone,
     {
+        if role.is_closed() {
+            return Err(Error::Closed);
+        }
         self.flush_active(role)?;
         let counters = &self.counters;
         let (mut staging, outlet) = role.staging();

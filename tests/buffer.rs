@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread;
 use std::time::Duration;
 
-use common::DropCounter;
+use common::{DropCounter, Gate};
 use mwsr::{Buffer, Error, Sink};
 
 /// Every batch a sink was handed, in order.
@@ -26,8 +26,6 @@ fn recorder<T: Clone>() -> (Batches<T>, impl FnMut(&[T]) -> Result<(), Infallibl
     (batches, sink)
 }
 
-/// Generous bound for waits that only time out when the code under test hangs.
-const HANG: Duration = Duration::from_secs(20);
 
 #[test]
 fn items_are_batched_until_full_then_flushed_in_order() {
@@ -318,41 +316,6 @@ fn buffer_is_send_and_sync_when_the_sink_is_send() {
     fn assert_send_sync<X: Send + Sync>(_: &X) {}
     let buf = Buffer::new(4, |_: &[String]| Ok::<(), io::Error>(()));
     assert_send_sync(&buf);
-}
-
-/// A sink gate: each sink call announces itself and waits until the gate opens.
-#[derive(Default)]
-struct Gate {
-    state: Mutex<(usize, bool)>, // (entered, open)
-    changed: std::sync::Condvar,
-}
-
-impl Gate {
-    fn pass(&self) {
-        let mut st = self.state.lock().unwrap();
-        st.0 += 1;
-        self.changed.notify_all();
-        while !st.1 {
-            let (guard, timeout) = self.changed.wait_timeout(st, HANG).unwrap();
-            assert!(!timeout.timed_out(), "test hung");
-            st = guard;
-        }
-    }
-
-    /// Waits until `n` sink calls have entered.
-    fn wait_entered(&self, n: usize) {
-        let mut st = self.state.lock().unwrap();
-        while st.0 < n {
-            let (guard, timeout) = self.changed.wait_timeout(st, HANG).unwrap();
-            assert!(!timeout.timed_out(), "test hung");
-            st = guard;
-        }
-    }
-
-    fn open(&self) {
-        self.state.lock().unwrap().1 = true;
-        self.changed.notify_all();
-    }
 }
 
 fn gated<T: Clone + Send + 'static>(

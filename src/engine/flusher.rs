@@ -34,6 +34,11 @@ impl<'a, T, F> Flusher<'a, T, F> {
         word & slab::SEALED == 0 && slab::offset(word) + n <= self.engine.capacity()
     }
 
+    /// Whether the engine was closed for good.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.engine.slabs[self.active_index()].load() & CLOSED != 0
+    }
+
     /// Takes the active slab's batch: seals it, activates the spare so writers
     /// go on at once, waits for the writers still copying into the sealed
     /// slab, then calls `consume` with the batch and the flusher state. The

@@ -2,8 +2,13 @@
 #![allow(dead_code)] // each test binary uses a subset
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// Generous bound for waits that only time out when the code under test hangs.
+pub const HANG: Duration = Duration::from_secs(20);
+
 
 /// An item that counts its live copies, to prove each one is dropped exactly
 /// once. Optionally panics when cloned for the `panic_at`-th time.
@@ -120,3 +125,39 @@ impl StreamChecker {
         assert_eq!(&self.next_seq, expected, "items per writer");
     }
 }
+
+/// A sink gate: each sink call announces itself and waits until the gate opens.
+#[derive(Default)]
+pub struct Gate {
+    state: Mutex<(usize, bool)>, // (entered, open)
+    changed: Condvar,
+}
+
+impl Gate {
+    pub fn pass(&self) {
+        let mut st = self.state.lock().unwrap();
+        st.0 += 1;
+        self.changed.notify_all();
+        while !st.1 {
+            let (guard, timeout) = self.changed.wait_timeout(st, HANG).unwrap();
+            assert!(!timeout.timed_out(), "test hung");
+            st = guard;
+        }
+    }
+
+    /// Waits until `n` sink calls have entered.
+    pub fn wait_entered(&self, n: usize) {
+        let mut st = self.state.lock().unwrap();
+        while st.0 < n {
+            let (guard, timeout) = self.changed.wait_timeout(st, HANG).unwrap();
+            assert!(!timeout.timed_out(), "test hung");
+            st = guard;
+        }
+    }
+
+    pub fn open(&self) {
+        self.state.lock().unwrap().1 = true;
+        self.changed.notify_all();
+    }
+}
+
