@@ -1,0 +1,130 @@
+//! loom models of `AsyncBuffer`'s protocol: writers, the flusher thread's
+//! sleep and wake-up, `flush`, `close` and `try_write`.
+#![cfg(loom)]
+
+use loom::sync::{Arc, Condvar, Mutex};
+use loom::thread;
+use mwsr::{AsyncBuffer, Error, TryWriteError};
+use mwsr_loom_tests::{assert_interleaving, recording, stream};
+
+/// A writer races the flusher thread's swaps; close delivers the rest.
+#[test]
+fn writes_race_the_flushers_swap() {
+    loom::model(|| {
+        let (seen, sink) = recording();
+        let buf = Arc::new(AsyncBuffer::new(2, sink));
+        let writer = {
+            let buf = buf.clone();
+            thread::spawn(move || {
+                buf.write(1).unwrap();
+                buf.write(2).unwrap();
+            })
+        };
+        buf.write(3).unwrap();
+        writer.join().unwrap();
+        buf.close().unwrap();
+        assert_interleaving(&stream(&seen), &[&[&[1], &[2]], &[&[3]]]);
+    });
+}
+
+/// `flush()` must not return before the caller's earlier writes are through
+/// the sink, whatever another writer and the flusher thread are doing.
+#[test]
+fn flush_waits_for_earlier_writes() {
+    loom::model(|| {
+        let (seen, sink) = recording();
+        let buf = Arc::new(AsyncBuffer::new(4, sink));
+        let other = {
+            let buf = buf.clone();
+            thread::spawn(move || buf.write(2).unwrap())
+        };
+        buf.write(1).unwrap();
+        buf.flush().unwrap();
+        assert!(stream(&seen).contains(&1), "flush returned before its write was delivered");
+        other.join().unwrap();
+        buf.close().unwrap();
+        assert_interleaving(&stream(&seen), &[&[&[1]], &[&[2]]]);
+    });
+}
+
+/// Writes racing `close` either land in the last batch or get `Closed`.
+#[test]
+fn close_loses_no_accepted_write() {
+    loom::model(|| {
+        let (seen, sink) = recording();
+        let buf = Arc::new(AsyncBuffer::new(2, sink));
+        let writer = {
+            let buf = buf.clone();
+            thread::spawn(move || {
+                let mut accepted = Vec::new();
+                for i in [1, 2] {
+                    match buf.write(i) {
+                        Ok(()) => accepted.push(i),
+                        Err(Error::Closed) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                accepted
+            })
+        };
+        buf.close().unwrap();
+        let accepted = writer.join().unwrap();
+        assert_eq!(stream(&seen), accepted, "accepted writes and delivered items differ");
+    });
+}
+
+/// No lost wake-up: a write that comes as the flusher decides to sleep is
+/// still delivered, with nobody calling `flush`. A lost wake-up would leave
+/// every thread blocked, which loom reports as a deadlock.
+#[test]
+fn a_write_wakes_the_sleeping_flusher() {
+    loom::model(|| {
+        let delivered = Arc::new((Mutex::new(0usize), Condvar::new()));
+        let buf = {
+            let delivered = delivered.clone();
+            AsyncBuffer::new(2, move |batch: &[u32]| {
+                *delivered.0.lock().unwrap() += batch.len();
+                delivered.1.notify_all();
+                Ok::<(), &str>(())
+            })
+        };
+        buf.write(1).unwrap();
+        let (count, cv) = &*delivered;
+        let mut n = count.lock().unwrap();
+        while *n < 1 {
+            n = cv.wait(n).unwrap();
+        }
+        drop(n);
+        buf.close().unwrap();
+    });
+}
+
+/// `try_write` never blocks: on a full buffer it hands the item back, and
+/// every item it accepted is delivered.
+#[test]
+fn try_write_on_full_hands_the_item_back() {
+    loom::model(|| {
+        let (seen, sink) = recording();
+        let buf = Arc::new(AsyncBuffer::new(1, sink));
+        let other = {
+            let buf = buf.clone();
+            thread::spawn(move || buf.try_write(1).map_err(|e| e.into_inner()))
+        };
+        let mut accepted = Vec::new();
+        for i in [2, 3] {
+            match buf.try_write(i) {
+                Ok(()) => accepted.push(i),
+                Err(TryWriteError::Full(item)) => assert_eq!(item, i),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        if other.join().unwrap().is_ok() {
+            accepted.push(1);
+        }
+        buf.close().unwrap();
+        let mut delivered = stream(&seen);
+        delivered.sort();
+        accepted.sort();
+        assert_eq!(delivered, accepted);
+    });
+}
