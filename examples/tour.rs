@@ -1,6 +1,7 @@
 //! A short walk through `mwsr`: many threads write into one `Buffer`, each
 //! batch reaches the sink whole, `write_v` keeps multi-part messages together,
-//! and a failing sink is reported rather than hidden.
+//! a failing sink is reported rather than hidden, and an `AsyncBuffer`'s
+//! background thread batches single items, with its stats.
 //!
 //! Run with `cargo run --release --example tour`.
 
@@ -13,6 +14,7 @@ fn main() {
     batching_many_writers();
     scatter_gather();
     failures_are_reported();
+    async_items_and_stats();
 }
 
 /// Four threads write 64-byte messages; the sink counts batches and bytes.
@@ -101,4 +103,51 @@ fn failures_are_reported() {
     let err = buf.write(&[6, 7, 8]).unwrap_err(); // flushes [4, 5]: fails
     let later = buf.write(&[9]).unwrap_err();
     println!("3. a failing sink: \"{err}\", and the next write gets \"{later}\"");
+}
+
+/// Four threads write single items to an `AsyncBuffer`; its thread sums them.
+fn async_items_and_stats() {
+    const THREADS: u64 = 4;
+    const ITEMS: u64 = 500_000;
+    let total = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sum = total.clone();
+    let q = mwsr::AsyncBuffer::new(4096, move |batch: &[u64]| {
+        sum.fetch_add(
+            batch.iter().sum::<u64>(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        Ok::<(), Infallible>(())
+    });
+    let started = Instant::now();
+    thread::scope(|s| {
+        for id in 0..THREADS {
+            let q = &q;
+            s.spawn(move || {
+                for i in 0..ITEMS {
+                    q.write(id * ITEMS + i).unwrap();
+                }
+            });
+        }
+    });
+    q.flush().unwrap();
+    let elapsed = started.elapsed();
+    let stats = q.stats();
+    q.close().unwrap();
+    let n = THREADS * ITEMS;
+    assert_eq!(
+        total.load(std::sync::atomic::Ordering::Relaxed),
+        n * (n - 1) / 2,
+        "every item, once"
+    );
+    println!(
+        "4. AsyncBuffer: {THREADS} threads wrote {n} items, {:.1} M items/s",
+        n as f64 / elapsed.as_secs_f64() / 1e6
+    );
+    println!(
+        "   {} batches (largest {}, {:.0} items on average), writers waited {} times",
+        stats.batches_flushed,
+        stats.largest_batch,
+        stats.items_flushed as f64 / stats.batches_flushed as f64,
+        stats.writer_waits,
+    );
 }

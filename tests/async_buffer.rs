@@ -33,7 +33,11 @@ fn recording<T: Clone + Send + 'static>(
 /// A buffer whose sink waits at `gate` before recording each batch.
 fn gated<T: Clone + Send + 'static>(
     builder: mwsr::Builder,
-) -> (Arc<Gate>, Batches<T>, AsyncBuffer<T, impl Sink<T, Error = Infallible>>) {
+) -> (
+    Arc<Gate>,
+    Batches<T>,
+    AsyncBuffer<T, impl Sink<T, Error = Infallible>>,
+) {
     let gate = Arc::new(Gate::default());
     let batches: Batches<T> = Arc::default();
     let (g, seen) = (gate.clone(), batches.clone());
@@ -56,7 +60,11 @@ fn items_reach_the_sink_without_a_flush_call() {
         Ok::<(), Infallible>(())
     });
     buf.write(7).unwrap();
-    assert_eq!(rx.recv_timeout(HANG).unwrap(), vec![7], "the eager flusher sends it on its own");
+    assert_eq!(
+        rx.recv_timeout(HANG).unwrap(),
+        vec![7],
+        "the eager flusher sends it on its own"
+    );
     buf.write(8).unwrap();
     assert_eq!(rx.recv_timeout(HANG).unwrap(), vec![8]);
 }
@@ -72,7 +80,13 @@ fn flush_returns_once_the_sink_has_everything_written_before() {
     buf.flush().unwrap();
     let all: Vec<u32> = batches.lock().unwrap().concat();
     assert_eq!(all, (0..25).collect::<Vec<_>>());
-    assert!(batches.lock().unwrap().iter().all(|b| !b.is_empty() && b.len() <= 8));
+    assert!(
+        batches
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|b| !b.is_empty() && b.len() <= 8)
+    );
     let stats = buf.stats();
     assert_eq!(stats.items_flushed, 25);
     assert_eq!(stats.batches_flushed, batches.lock().unwrap().len() as u64);
@@ -83,18 +97,27 @@ fn flush_returns_once_the_sink_has_everything_written_before() {
 fn linger_lets_a_batch_fill_and_flush_and_a_full_buffer_cut_it_short() {
     // A linger far longer than the test: only flush, close and a full buffer
     // can make the flusher deliver.
-    let builder = AsyncBuffer::builder().capacity(4).linger(Duration::from_secs(3600));
+    let builder = AsyncBuffer::builder()
+        .capacity(4)
+        .linger(Duration::from_secs(3600));
     let (batches, buf) = recording::<u32>(builder);
     buf.write(1).unwrap();
     buf.write(2).unwrap();
     buf.write(3).unwrap();
     buf.flush().unwrap();
-    assert_eq!(*batches.lock().unwrap(), vec![vec![1, 2, 3]], "one batch, delivered by flush");
+    assert_eq!(
+        *batches.lock().unwrap(),
+        vec![vec![1, 2, 3]],
+        "one batch, delivered by flush"
+    );
     for i in 4..=8 {
         buf.write(i).unwrap(); // the fifth finds it full: flush now, not in an hour
     }
     buf.close().unwrap();
-    assert_eq!(*batches.lock().unwrap(), vec![vec![1, 2, 3], vec![4, 5, 6, 7], vec![8]]);
+    assert_eq!(
+        *batches.lock().unwrap(),
+        vec![vec![1, 2, 3], vec![4, 5, 6, 7], vec![8]]
+    );
 }
 
 #[test]
@@ -124,12 +147,19 @@ fn a_slow_sink_makes_writers_wait_not_drop() {
             done.store(true, Ordering::SeqCst);
         });
         thread::sleep(Duration::from_millis(100));
-        assert!(!done.load(Ordering::SeqCst), "a write went through with both halves full");
+        assert!(
+            !done.load(Ordering::SeqCst),
+            "a write went through with both halves full"
+        );
         gate.open();
         blocked.join().unwrap();
     });
     buf.close().unwrap();
-    assert_eq!(batches.lock().unwrap().concat(), vec![1, 2, 3, 4], "nothing dropped");
+    assert_eq!(
+        batches.lock().unwrap().concat(),
+        vec![1, 2, 3, 4],
+        "nothing dropped"
+    );
     assert!(buf.stats().writer_waits >= 1);
 }
 
@@ -233,10 +263,16 @@ fn a_sink_error_is_sticky_and_the_thread_exits() {
     let err = buf.flush().unwrap_err();
     assert!(matches!(&err, Error::Sink(e) if e.kind() == io::ErrorKind::BrokenPipe));
     assert!(matches!(buf.write(2), Err(Error::Sink(_))));
-    assert!(matches!(buf.write_slice(&[3, 4, 5, 6, 7]), Err(Error::Sink(_))));
+    assert!(matches!(
+        buf.write_slice(&[3, 4, 5, 6, 7]),
+        Err(Error::Sink(_))
+    ));
     assert!(matches!(buf.flush(), Err(Error::Sink(_))));
     assert!(matches!(buf.close(), Err(Error::Sink(_))));
-    assert!(matches!(buf.close(), Err(Error::Sink(_))), "close keeps returning it");
+    assert!(
+        matches!(buf.close(), Err(Error::Sink(_))),
+        "close keeps returning it"
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
@@ -275,14 +311,20 @@ fn a_sink_calling_back_into_its_buffer_gets_errors_not_a_deadlock() {
     let buf = Arc::new(
         AsyncBuffer::builder()
             .capacity(4)
-            .build(Reenter { buf: cell.clone(), results: results.clone() })
+            .build(Reenter {
+                buf: cell.clone(),
+                results: results.clone(),
+            })
             .unwrap(),
     );
     cell.set(Arc::downgrade(&buf)).unwrap();
     buf.write(1).unwrap();
     // The sink's `close()` started closing: ours waits for the same end.
     buf.close().unwrap();
-    assert_eq!(*results.lock().unwrap(), ["Err(Reentrant)", "Err(Reentrant)", "Err(Reentrant)"]);
+    assert_eq!(
+        *results.lock().unwrap(),
+        ["Err(Reentrant)", "Err(Reentrant)", "Err(Reentrant)"]
+    );
 }
 
 #[test]
@@ -322,7 +364,9 @@ fn io_write_through_shared_references() {
     });
     let mut w = &buf;
     writeln!(w, "line {}", 1).unwrap();
-    let n = w.write_vectored(&[io::IoSlice::new(b"ab"), io::IoSlice::new(b"cd\n")]).unwrap();
+    let n = w
+        .write_vectored(&[io::IoSlice::new(b"ab"), io::IoSlice::new(b"cd\n")])
+        .unwrap();
     assert_eq!(n, 5);
     w.flush().unwrap();
     assert_eq!(&*out.lock().unwrap(), b"line 1\nabcd\n");
@@ -331,7 +375,10 @@ fn io_write_through_shared_references() {
 
 #[test]
 fn builder_validates_and_names_the_thread() {
-    let err = AsyncBuffer::builder().capacity(0).build(|_: &[u8]| Ok::<(), Infallible>(())).unwrap_err();
+    let err = AsyncBuffer::builder()
+        .capacity(0)
+        .build(|_: &[u8]| Ok::<(), Infallible>(()))
+        .unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("capacity must be at least 1"));
     let name = Arc::new(Mutex::new(None));

@@ -26,7 +26,6 @@ fn recorder<T: Clone>() -> (Batches<T>, impl FnMut(&[T]) -> Result<(), Infallibl
     (batches, sink)
 }
 
-
 #[test]
 fn items_are_batched_until_full_then_flushed_in_order() {
     let (batches, sink) = recorder();

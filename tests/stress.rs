@@ -73,9 +73,15 @@ fn run_writer(buf: &impl Target, writer: u64, items: u64, seed: u64) {
     let mut parts: Vec<Vec<u64>> = Vec::new();
     while seq < items {
         let big = rng.random_ratio(1, 200);
-        let len = if big { rng.random_range(1..=3 * buf.capacity()) } else { rng.random_range(1..=40) };
+        let len = if big {
+            rng.random_range(1..=3 * buf.capacity())
+        } else {
+            rng.random_range(1..=40)
+        };
         let len = len.min((items - seq) as usize) as u64;
-        let call: Vec<u64> = (0..len).map(|i| encode(writer, seq + i, len - 1 - i)).collect();
+        let call: Vec<u64> = (0..len)
+            .map(|i| encode(writer, seq + i, len - 1 - i))
+            .collect();
         seq += len;
         match rng.random_range(0..3) {
             0 if len == 1 => buf.write_one(call[0]).unwrap(),
@@ -120,7 +126,12 @@ fn stress_buffer(threads: u64, items_per_thread: u64, capacity: usize) {
     let buf = Buffer::new(capacity, Check(Arc::clone(&checker)));
     write_from_threads(&buf, threads, items_per_thread);
     buf.flush().unwrap();
-    check(&checker.lock().unwrap(), threads, items_per_thread, capacity);
+    check(
+        &checker.lock().unwrap(),
+        threads,
+        items_per_thread,
+        capacity,
+    );
     assert_eq!(buf.stats().items_flushed, threads * items_per_thread);
 }
 
@@ -129,7 +140,12 @@ fn stress_async(threads: u64, items_per_thread: u64, capacity: usize) {
     let buf = AsyncBuffer::new(capacity, Check(Arc::clone(&checker)));
     write_from_threads(&buf, threads, items_per_thread);
     buf.close().unwrap();
-    check(&checker.lock().unwrap(), threads, items_per_thread, capacity);
+    check(
+        &checker.lock().unwrap(),
+        threads,
+        items_per_thread,
+        capacity,
+    );
     let stats = buf.stats();
     assert_eq!(stats.items_flushed, threads * items_per_thread);
     assert!(stats.largest_batch as usize <= 3 * capacity);

@@ -40,7 +40,10 @@ fn flush_waits_for_earlier_writes() {
         };
         buf.write(1).unwrap();
         buf.flush().unwrap();
-        assert!(stream(&seen).contains(&1), "flush returned before its write was delivered");
+        assert!(
+            stream(&seen).contains(&1),
+            "flush returned before its write was delivered"
+        );
         other.join().unwrap();
         buf.close().unwrap();
         assert_interleaving(&stream(&seen), &[&[&[1]], &[&[2]]]);
@@ -69,7 +72,11 @@ fn close_loses_no_accepted_write() {
         };
         buf.close().unwrap();
         let accepted = writer.join().unwrap();
-        assert_eq!(stream(&seen), accepted, "accepted writes and delivered items differ");
+        assert_eq!(
+            stream(&seen),
+            accepted,
+            "accepted writes and delivered items differ"
+        );
     });
 }
 

@@ -9,7 +9,6 @@ use std::time::Duration;
 /// Generous bound for waits that only time out when the code under test hangs.
 pub const HANG: Duration = Duration::from_secs(20);
 
-
 /// An item that counts its live copies, to prove each one is dropped exactly
 /// once. Optionally panics when cloned for the `panic_at`-th time.
 #[derive(Debug)]
@@ -160,4 +159,3 @@ impl Gate {
         self.changed.notify_all();
     }
 }
-
