@@ -47,6 +47,13 @@ use crate::{Error, Stats};
 /// - A sink that fails or panics makes the buffer fail for good with that
 ///   error ([`Error`] says what is lost); nothing deadlocks or is poisoned.
 ///
+/// # Re-entrancy
+/// A sink may write to its own buffer when the write fits; a call that would
+/// have to flush returns [`Error::Reentrant`]. An item's `Clone` must not
+/// call into the buffer it is being written to: the write it is part of
+/// holds its slots until the clone returns, and a flush from there would
+/// wait for itself.
+///
 /// # Dropping
 /// Dropping the buffer flushes what is left, but a failure there cannot be
 /// reported. Call [`flush`](Self::flush) or [`into_inner`](Self::into_inner)
@@ -145,16 +152,20 @@ impl<T, S: Sink<T>> Buffer<T, S> {
         T: Clone,
     {
         self.front
-            .write_parts(parts, slice, |n| {
+            .write_parts(parts, slice, |n, full| {
                 self.front.counters.writer_waited();
-                self.front.with_role(|role| {
-                    // Another writer may have made room while we waited.
-                    if role.has_room(n) {
-                        Ok(())
-                    } else {
-                        self.front.flush_active(role)
-                    }
-                })
+                match self.front.engine.lock_flusher_when_full(full) {
+                    Err(_) => Err(Error::Reentrant),
+                    Ok(None) => Ok(()), // a swap gave us room: try again
+                    Ok(Some(role)) => self.front.run_with_role(role, |role| {
+                        // Another writer may have made room while we waited.
+                        if role.has_room(n) {
+                            Ok(())
+                        } else {
+                            self.front.flush_active(role)
+                        }
+                    }),
+                }
             })
             .map(|(n, _)| n)
     }

@@ -29,8 +29,9 @@ pub enum Error<E> {
     /// receive it.
     #[error("the sink failed: {0}")]
     Sink(#[source] Arc<E>),
-    /// The sink panicked with this message.
-    #[error("the sink panicked: {0}")]
+    /// The sink panicked with this message (or, for a write larger than the
+    /// capacity, an item's `Clone` did after part of the write was delivered).
+    #[error("a panic while flushing: {0}")]
     Panicked(Arc<str>),
     /// The sink called back into the buffer it is being flushed from, and the
     /// call would have had to flush too (which would deadlock). Not sticky.
@@ -41,6 +42,11 @@ pub enum Error<E> {
 impl<E> Error<E> {
     /// The error of a sink that panicked with `payload`.
     pub(crate) fn from_panic(payload: Box<dyn Any + Send>) -> Self {
+        Self::from_panic_ref(&*payload)
+    }
+
+    /// As [`from_panic`](Self::from_panic), leaving the payload to the caller.
+    pub(crate) fn from_panic_ref(payload: &(dyn Any + Send)) -> Self {
         let message: Arc<str> = if let Some(s) = payload.downcast_ref::<&'static str>() {
             Arc::from(*s)
         } else if let Some(s) = payload.downcast_ref::<String>() {

@@ -5,6 +5,8 @@
 
 use crossbeam_utils::CachePadded;
 
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
 use crate::Error;
 use crate::engine::{Engine, Flusher, Rejected};
 use crate::sink::{Sink, deliver};
@@ -41,31 +43,60 @@ impl<T, S: Sink<T>> Front<T, S> {
         &self,
         f: impl FnOnce(&mut Role<'_, T, S>) -> Result<R, Error<S::Error>>,
     ) -> Result<R, Error<S::Error>> {
-        let mut role = self.engine.lock_flusher().map_err(|_| Error::Reentrant)?;
+        let role = self.engine.lock_flusher().map_err(|_| Error::Reentrant)?;
+        self.run_with_role(role, f)
+    }
+
+    /// As [`with_role`](Self::with_role), with the role already taken.
+    ///
+    /// A panic in `f` (a `Clone` while staging a large write: sink panics
+    /// are caught deeper down) may have left part of a write delivered, so it
+    /// fails the buffer for good before it unwinds further.
+    pub(crate) fn run_with_role<R>(
+        &self,
+        mut role: Role<'_, T, S>,
+        f: impl FnOnce(&mut Role<'_, T, S>) -> Result<R, Error<S::Error>>,
+    ) -> Result<R, Error<S::Error>> {
         role.state().check()?;
-        let result = f(&mut role);
+        let result = catch_unwind(AssertUnwindSafe(|| f(&mut role)));
+        if let Err(payload) = &result {
+            role.state().fail(Error::from_panic_ref(&**payload));
+        }
         if let Err(failure) = role.state().check() {
             *self.failure.lock() = Some(failure);
             role.close(|_, _| ()); // the items are dropped: see `Error`
         }
-        result
+        result.unwrap_or_else(|payload| resume_unwind(payload))
     }
 
     /// Swaps the active half out and delivers it. `Ok` if it was empty.
     pub(crate) fn flush_active(&self, role: &mut Role<'_, T, S>) -> Result<(), Error<S::Error>> {
-        role.swap(|batch, outlet| outlet.deliver(batch, &self.counters))
-            .unwrap_or(Ok(()))
+        self.flush_active_then(role, || ())
+    }
+
+    /// As [`flush_active`](Self::flush_active), calling `swapped` between
+    /// the swap (the other half is open to writers) and the sink call.
+    pub(crate) fn flush_active_then(
+        &self,
+        role: &mut Role<'_, T, S>,
+        swapped: impl FnOnce(),
+    ) -> Result<(), Error<S::Error>> {
+        role.swap(|batch, outlet| {
+            swapped();
+            outlet.deliver(batch, &self.counters)
+        })
+        .unwrap_or(Ok(()))
     }
 
     /// Copies `parts` into the buffer as one contiguous run, calling
-    /// `when_full` each time they do not fit, or delivers them with the role
+    /// `when_full(n, index of the full slab)` each time they do not fit, or delivers them with the role
     /// when they are too large for one batch. Returns the total, and whether
     /// this write started a batch (made the active half non-empty).
     pub(crate) fn write_parts<P>(
         &self,
         parts: &[P],
         slice: impl Fn(&P) -> &[T],
-        mut when_full: impl FnMut(usize) -> Result<(), Error<S::Error>>,
+        mut when_full: impl FnMut(usize, usize) -> Result<(), Error<S::Error>>,
     ) -> Result<(usize, bool), Error<S::Error>>
     where
         T: Clone,
@@ -92,7 +123,7 @@ impl<T, S: Sink<T>> Front<T, S> {
                     }
                     return Ok((n, reservation.starts_batch()));
                 }
-                Err(Rejected::Full | Rejected::Busy) => when_full(n)?,
+                Err(Rejected::Full(index)) => when_full(n, index)?,
                 Err(Rejected::Closed) => return Err(self.closed_error()),
             }
         }
@@ -190,6 +221,11 @@ impl<S, E> Outlet<S, E> {
                 Err(e)
             }
         }
+    }
+
+    /// Makes `failure` the sticky failure, unless there is one already.
+    pub(crate) fn fail(&mut self, failure: Error<E>) {
+        self.failed.get_or_insert(failure);
     }
 
     /// Gives the sink back; later deliveries fail with [`Error::Closed`].

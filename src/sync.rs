@@ -45,6 +45,15 @@ pub(crate) const SPIN_LIMIT: u32 = 64;
 #[cfg(loom)]
 pub(crate) const SPIN_LIMIT: u32 = 0;
 
+/// Lets other threads run (a spin-wait that went on too long).
+#[inline]
+pub(crate) fn yield_now() {
+    #[cfg(not(loom))]
+    std::thread::yield_now();
+    #[cfg(loom)]
+    loom::thread::yield_now();
+}
+
 /// One step of a short spin-wait.
 #[inline]
 pub(crate) fn spin_hint() {

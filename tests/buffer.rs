@@ -179,7 +179,7 @@ fn a_panicking_sink_becomes_a_sticky_error_without_deadlock() {
     assert!(matches!(&err, Error::Panicked(m) if &**m == "sink exploded on 1 items"));
     assert_eq!(
         err.to_string(),
-        "the sink panicked: sink exploded on 1 items"
+        "a panic while flushing: sink exploded on 1 items"
     );
     // Nothing is poisoned or locked: every later call returns at once.
     assert!(matches!(buf.write(&[2, 3, 4]), Err(Error::Panicked(_))));
@@ -446,5 +446,58 @@ fn a_panicking_clone_leaves_no_trace_of_its_write() {
     drop(buf);
     drop((fine, bad));
     assert_eq!(*batches.lock().unwrap(), vec![vec![1, 2, 6]]);
+    assert_eq!(counter.live(), 0);
+}
+
+#[test]
+fn an_item_whose_drop_panics_is_still_dropped_only_once() {
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    #[derive(Clone)]
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            if DROPS.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("first drop panics");
+            }
+        }
+    }
+    let buf = Buffer::new(4, |_: &[Bomb]| Ok::<(), Infallible>(()));
+    let original = std::mem::ManuallyDrop::new(Bomb);
+    buf.write(std::slice::from_ref(&*original)).unwrap(); // one clone in the buffer
+    let flushed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| buf.flush()));
+    assert!(flushed.is_err(), "the drop's panic reaches the flusher");
+    drop(buf);
+    assert_eq!(
+        DROPS.load(Ordering::SeqCst),
+        1,
+        "the clone was dropped once"
+    );
+}
+
+#[test]
+fn a_clone_panicking_during_a_large_write_fails_the_buffer() {
+    let counter = DropCounter::default();
+    let (batches, mut record) = recorder::<u64>();
+    let buf = Buffer::new(2, move |batch: &[common::Counted]| {
+        record(&batch.iter().map(|c| c.value).collect::<Vec<_>>())
+    });
+    // Three items through the spare half: the third clone panics after the
+    // first two were delivered, so the buffer cannot pretend nothing happened.
+    let items = [
+        counter.item(1),
+        counter.item(2),
+        counter.item_panicking_at(3, 3),
+    ];
+    let parts: [&[common::Counted]; 3] = [&items[..1], &items[1..2], &items[2..]];
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| buf.write_v(&parts)));
+    assert!(panicked.is_err());
+    assert!(matches!(
+        buf.write(&[counter.item(4)]),
+        Err(Error::Panicked(_))
+    ));
+    assert!(matches!(buf.flush(), Err(Error::Panicked(_))));
+    drop(buf);
+    drop(items);
+    assert_eq!(*batches.lock().unwrap(), vec![vec![1, 2]]);
     assert_eq!(counter.live(), 0);
 }

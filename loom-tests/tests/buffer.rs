@@ -2,6 +2,7 @@
 //! preemption bound) of writers, swaps and the sink.
 #![cfg(loom)]
 
+use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
 use mwsr::{Buffer, Error};
@@ -160,5 +161,68 @@ fn a_sink_error_reaches_a_concurrent_writer() {
             1,
             "a failed sink is not called again"
         );
+    });
+}
+
+/// A writer whose `active` index went stale across a whole swap must not
+/// write into the newly opened slab and then, with its next write, into the
+/// old one (which is delivered first).
+#[test]
+fn a_stale_index_keeps_per_writer_order() {
+    loom::model(|| {
+        let (seen, sink) = recording();
+        let buf = Arc::new(Buffer::new(4, sink));
+        let a = {
+            let buf = buf.clone();
+            thread::spawn(move || {
+                buf.write(&[1]).unwrap();
+                buf.write(&[2]).unwrap();
+            })
+        };
+        buf.write(&[9]).unwrap();
+        buf.flush().unwrap();
+        buf.write(&[8]).unwrap();
+        buf.flush().unwrap();
+        a.join().unwrap();
+        buf.flush().unwrap();
+        assert_interleaving(&stream(&seen), &[&[&[1], &[2]], &[&[9], &[8]]]);
+    });
+}
+
+/// Main's sink holds `[1, 2]` until the other thread's write is in. That
+/// write may find the first half full just before the swap; it must then
+/// use the second half, not wait for the sink (loom would report a deadlock).
+#[test]
+fn a_writer_that_saw_the_old_half_full_does_not_wait_for_the_sink() {
+    loom::model(|| {
+        let done = Arc::new((Mutex::new(false), Condvar::new()));
+        let main_flushing = Arc::new(AtomicBool::new(false));
+        let main_id = thread::current().id();
+        let buf = {
+            let (done, flushing) = (done.clone(), main_flushing.clone());
+            Arc::new(Buffer::new(3, move |batch: &[u32]| {
+                let main = thread::current().id() == main_id;
+                if batch == [1, 2] && main && flushing.load(Ordering::SeqCst) {
+                    let (lock, cv) = &*done;
+                    let mut finished = lock.lock().unwrap();
+                    while !*finished {
+                        finished = cv.wait(finished).unwrap();
+                    }
+                }
+                Ok::<(), &str>(())
+            }))
+        };
+        buf.write(&[1, 2]).unwrap();
+        let other = {
+            let (buf, done) = (buf.clone(), done.clone());
+            thread::spawn(move || {
+                buf.write(&[3, 4]).unwrap();
+                *done.0.lock().unwrap() = true;
+                done.1.notify_all();
+            })
+        };
+        main_flushing.store(true, Ordering::SeqCst);
+        buf.flush().unwrap();
+        other.join().unwrap();
     });
 }

@@ -136,7 +136,7 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
                     }
                     return Ok(());
                 }
-                Err(Rejected::Full | Rejected::Busy) => self.wait_for_room(1)?,
+                Err(Rejected::Full(_)) => self.wait_for_room(1)?,
                 Err(Rejected::Closed) => return Err(self.front().closed_error()),
             }
         }
@@ -159,7 +159,7 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
                 }
                 Ok(())
             }
-            Err(Rejected::Full | Rejected::Busy) => {
+            Err(Rejected::Full(_)) => {
                 self.front().counters.try_write_refused();
                 let mut state = self.shared.signal.lock();
                 state.writer_blocked = true; // flush now rather than linger
@@ -269,7 +269,7 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
     {
         let (n, starts_batch) = self
             .front()
-            .write_parts(parts, slice, |n| self.wait_for_room(n))?;
+            .write_parts(parts, slice, |n, _| self.wait_for_room(n))?;
         if starts_batch {
             self.wake_flusher();
         }

@@ -93,8 +93,15 @@ impl<E> Signal<E> {
         self.progress.wait(state)
     }
 
-    /// Wakes every caller waiting for progress.
+    /// Wakes every caller waiting for progress (with the lock held).
     pub(super) fn progressed(&self) {
+        self.progress.notify_all();
+    }
+
+    /// As [`progressed`](Self::progressed), taking the lock first, so that a
+    /// caller between checking for room and waiting cannot miss it.
+    pub(super) fn progressed_locked(&self) {
+        let _state = self.state.lock();
         self.progress.notify_all();
     }
 }

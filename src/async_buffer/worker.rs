@@ -35,7 +35,9 @@ pub(super) fn run<T, S: Sink<T>>(shared: &Shared<T, S>) {
                 role.close(|batch, outlet| outlet.deliver(batch, &front.counters))
                     .unwrap_or(Ok(()))
             } else {
-                front.flush_active(role)
+                // Writers waiting for room can go on as soon as the other
+                // half is open, not only once the sink has returned.
+                front.flush_active_then(role, || shared.signal.progressed_locked())
             }
         });
         let mut state = shared.signal.lock();

@@ -9,22 +9,30 @@ use crate::sync::{MutexGuard, Ordering};
 /// flusher's state `F` and to the slabs' flusher-only operations.
 pub(crate) struct Flusher<'a, T, F> {
     engine: &'a Engine<T, F>,
-    state: MutexGuard<'a, F>,
+    /// `Some` until dropped: the drop releases the role *before* it wakes
+    /// writers waiting for it.
+    state: Option<MutexGuard<'a, F>>,
 }
 
 impl<'a, T, F> Flusher<'a, T, F> {
     pub(super) fn new(engine: &'a Engine<T, F>, state: MutexGuard<'a, F>) -> Self {
-        Self { engine, state }
+        Self {
+            engine,
+            state: Some(state),
+        }
     }
 
     /// The flusher's state.
     pub(crate) fn state(&mut self) -> &mut F {
-        &mut self.state
+        self.state
+            .as_mut()
+            .expect("mwsr: the role is held until drop")
     }
 
     fn active_index(&self) -> usize {
-        // ORDERING: only the role holder stores `active`, and the role's
-        // mutex orders our load after the previous holder's store.
+        // ORDERING: only the role holder stores `active`, and handing the
+        // role over (through `holder`'s mutex) orders our load after the
+        // previous holder's store.
         self.engine.active.load(Ordering::Relaxed)
     }
 
@@ -52,14 +60,13 @@ impl<'a, T, F> Flusher<'a, T, F> {
         if slab::offset(word) == 0 || word & CLOSED != 0 {
             return None;
         }
-        // Point writers at the spare *before* sealing, so a writer that finds
-        // the old slab sealed always finds the new one active: nobody ever
-        // waits for a swap (see invariant 1 in the module docs).
+        // Seal first, then open the spare: never two open slabs (invariant 1).
+        let len = slab::offset(slab.seal(0));
         engine.slabs[1 - active].activate();
         // ORDERING: Release pairs with writers' Acquire load of `active`,
         // so a writer that reads the new index also sees it activated.
         engine.active.store(1 - active, Ordering::Release);
-        let len = slab::offset(slab.seal(0));
+        engine.notify_swapped();
         self.take(active, len, consume)
     }
 
@@ -88,7 +95,7 @@ impl<'a, T, F> Flusher<'a, T, F> {
         // `0..len` holds initialised items and nobody else touches the slab
         // until it is recycled by `batch`'s drop, after this borrow ends.
         let items = unsafe { slab.items(batch.len) };
-        (len > 0).then(|| consume(items, &mut self.state))
+        (len > 0).then(|| consume(items, self.state()))
     }
 
     /// The spare slab, for staging items that must reach the sink together
@@ -102,14 +109,15 @@ impl<'a, T, F> Flusher<'a, T, F> {
                 slab: spare,
                 len: 0,
             },
-            &mut self.state,
+            self.state(),
         )
     }
 }
 
 impl<T, F> Drop for Flusher<'_, T, F> {
     fn drop(&mut self) {
-        *self.engine.holder.lock() = None;
+        drop(self.state.take());
+        self.engine.release_role();
     }
 }
 
@@ -122,10 +130,14 @@ struct Batch<'a, T> {
 
 impl<T> Drop for Batch<'_, T> {
     fn drop(&mut self) {
+        // Recycle first: should an item's `Drop` panic, the slab must not
+        // still count the items (the engine's drop would drop them again).
+        // Nobody can use the recycled slab before this returns: it stays
+        // sealed, and only the role holder (us) activates slabs.
+        self.slab.recycle();
         // SAFETY: `0..len` are the batch's initialised items (see `take`),
         // consumed now, and nobody else accesses the sealed slab.
         unsafe { self.slab.drop_items(0..self.len) };
-        self.slab.recycle();
     }
 }
 

@@ -9,20 +9,22 @@
 //! then hands the sealed batch to the sink while writers fill the other slab.
 //!
 //! Invariants the rest of the crate relies on:
-//! 1. Only the flusher role ([`Flusher`], one holder at a time) seals or
-//!    activates slabs, and a swap activates the spare and points `active` at
-//!    it *before* it seals the old slab. So a writer that finds a slab sealed
-//!    always finds another one active (writers never wait for a swap), and
-//!    the stream is a valid order of the writes: a slab's ranges in offset
-//!    order, slabs in activation order. In the short moment when both slabs
-//!    are open, a write landing in the old slab began before the swap pointed
-//!    writers at the new one, so it overlaps every write in the new slab and
-//!    may come first.
-//! 2. The spare slab is empty whenever the flusher role is free: a swap
+//! 1. At most one slab is unsealed at any time, and only the flusher role
+//!    ([`Flusher`], one holder at a time) seals or activates slabs: a swap
+//!    seals the old slab *before* it activates the spare. So the stream is a
+//!    valid order of the writes: a slab's ranges in offset order, slabs in
+//!    activation order. (Activating first would let a writer with a stale
+//!    index write into the new slab and then, with its next write, into the
+//!    old one, which is delivered first.)
+//! 2. A writer that finds a slab sealed tries the other one; between the seal
+//!    and the activation (a few instructions of the swapping thread, never a
+//!    sink call) it spins, then yields. Writers never wait for a sink call
+//!    while the other slab has room.
+//! 3. The spare slab is empty whenever the flusher role is free: a swap
 //!    delivers and recycles its batch before the role is released. Writers
-//!    therefore wait only when the active slab is full while a batch is in
-//!    the sink (backpressure), and they wait by parking on the role's mutex.
-//! 3. No heap allocation in steady state: slabs are allocated once, batches
+//!    therefore wait for a sink only when the active slab is full while a
+//!    batch is in the sink (backpressure), and they park.
+//! 4. No heap allocation in steady state: slabs are allocated once, batches
 //!    are borrowed slices of them.
 
 mod flusher;
@@ -35,16 +37,14 @@ pub(crate) use self::slab::MAX_CAPACITY;
 use self::slab::{Reserve, Slab};
 use crate::sync::{
     AtomicUsize, Condvar, Mutex, Ordering, SPIN_LIMIT, ThreadId, current_thread, spin_hint,
+    yield_now,
 };
 
 /// Why a reservation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Rejected {
-    /// The active slab has no room: somebody must swap.
-    Full,
-    /// The active index pointed at a sealed slab (never expected; see
-    /// invariant 1): wait for the flusher role.
-    Busy,
+    /// The active slab (this index) has no room: somebody must swap.
+    Full(usize),
     /// Sealed for good.
     Closed,
 }
@@ -56,11 +56,15 @@ pub(crate) struct Engine<T, F> {
     /// Index of the active slab. A hint for writers: the slab's own word is
     /// what decides (see invariant 1).
     active: CachePadded<AtomicUsize>,
-    /// The flusher role and its state.
+    /// The flusher's state. Locked only by the thread that `holder` names,
+    /// so it is never contended: `holder` is the role's real lock.
     role: Mutex<F>,
-    /// The thread holding the role, to turn a re-entrant call from inside the
-    /// sink into an error instead of a deadlock.
+    /// The thread holding the flusher role, if any. Turns a re-entrant call
+    /// from inside the sink into an error instead of a deadlock, and lets a
+    /// writer that found the active slab full wait for the role *or* a swap.
     holder: Mutex<Option<ThreadId>>,
+    /// Signalled when the role is released and after each swap.
+    role_or_swap: Condvar,
     /// Where the flusher parks while writers finish copying into a sealed slab.
     drain: DrainWait,
 }
@@ -120,6 +124,7 @@ impl<T, F> Engine<T, F> {
             active: CachePadded::new(AtomicUsize::new(0)),
             role: Mutex::new(state),
             holder: Mutex::new(None),
+            role_or_swap: Condvar::new(),
             drain: DrainWait {
                 lock: Mutex::new(()),
                 done: Condvar::new(),
@@ -138,12 +143,12 @@ impl<T, F> Engine<T, F> {
     #[inline]
     pub(crate) fn reserve(&self, n: usize) -> Result<Reservation<'_, T>, Rejected> {
         debug_assert!(n >= 1 && n <= self.capacity());
-        let mut spins = 0;
+        let mut spins = 0u32;
+        // ORDERING: Acquire pairs with the flusher's Release store in `swap`,
+        // so we try the slab it activated last. Only a hint: a stale index
+        // finds its slab sealed, and the slab's own word decides.
+        let mut index = self.active.load(Ordering::Acquire);
         loop {
-            // ORDERING: Acquire pairs with the flusher's Release store in
-            // `swap`, so we try the slab it just activated. It is only a hint:
-            // the slab's own word decides.
-            let index = self.active.load(Ordering::Acquire);
             let slab = &self.slabs[index];
             match slab.try_reserve(n) {
                 Reserve::Reserved(start) => {
@@ -155,23 +160,81 @@ impl<T, F> Engine<T, F> {
                         filled: 0,
                     });
                 }
-                Reserve::Full => return Err(Rejected::Full),
+                Reserve::Full => return Err(Rejected::Full(index)),
                 Reserve::Closed => return Err(Rejected::Closed),
                 Reserve::Sealed => {
-                    // ORDERING: as above.
-                    if self.active.load(Ordering::Acquire) != index {
-                        continue; // our index was stale: try the active slab
-                    }
-                    // Unreachable by invariant 1; should it happen, waiting
-                    // for the role is correct, only slower.
+                    // Stale index, or a swap between sealing this slab and
+                    // activating the other (invariant 2): try the other one,
+                    // and back off while neither is open.
+                    index = 1 - index;
                     if spins >= SPIN_LIMIT {
-                        return Err(Rejected::Busy);
+                        yield_now();
+                    } else {
+                        spin_hint();
                     }
-                    spins += 1;
-                    spin_hint();
+                    spins = spins.saturating_add(1);
                 }
             }
         }
+    }
+
+    /// Takes the flusher role, parking while another thread holds it.
+    ///
+    /// Fails instead of deadlocking when this thread already holds it (a sink
+    /// calling back into its own buffer).
+    pub(crate) fn lock_flusher(&self) -> Result<Flusher<'_, T, F>, Reentrant> {
+        self.acquire_role(None)
+            .map(|role| role.expect("waits until it has the role"))
+    }
+
+    /// Takes the flusher role for a writer that found slab `full` full, or
+    /// returns `None` as soon as a swap has replaced that slab (the writer
+    /// then retries without the role). So a writer never waits for a sink
+    /// call while the other slab is open.
+    pub(crate) fn lock_flusher_when_full(
+        &self,
+        full: usize,
+    ) -> Result<Option<Flusher<'_, T, F>>, Reentrant> {
+        self.acquire_role(Some(full))
+    }
+
+    fn acquire_role(
+        &self,
+        unless_swapped: Option<usize>,
+    ) -> Result<Option<Flusher<'_, T, F>>, Reentrant> {
+        let me = current_thread().id();
+        let mut holder = self.holder.lock();
+        if *holder == Some(me) {
+            return Err(Reentrant);
+        }
+        loop {
+            if holder.is_none() {
+                *holder = Some(me);
+                drop(holder);
+                // Uncontended: the previous holder unlocked `role` before it
+                // cleared `holder`.
+                return Ok(Some(Flusher::new(self, self.role.lock())));
+            }
+            // ORDERING: Acquire, as in `reserve`. A swapper stores `active`
+            // before it takes `holder` to notify, so under `holder` either
+            // the new index is seen here or the notification follows our wait.
+            if unless_swapped.is_some_and(|full| self.active.load(Ordering::Acquire) != full) {
+                return Ok(None);
+            }
+            holder = self.role_or_swap.wait(holder);
+        }
+    }
+
+    /// Releases the role (after the flusher's state was unlocked).
+    fn release_role(&self) {
+        *self.holder.lock() = None;
+        self.role_or_swap.notify_all();
+    }
+
+    /// Wakes writers parked in `lock_flusher_when_full` after a swap.
+    fn notify_swapped(&self) {
+        let _holder = self.holder.lock();
+        self.role_or_swap.notify_all();
     }
 
     /// The active slab's word.
@@ -189,30 +252,17 @@ impl<T, F> Engine<T, F> {
         word & slab::CLOSED == 0 && slab::offset(word) > 0
     }
 
-    /// Whether a reservation of `n` slots would fit now (or the engine is
-    /// closed, so that waiting for room is over either way).
+    /// Whether a writer waiting for room should try again: `n` slots fit in
+    /// the active slab, a swap is under way (invariant 2), or the engine is
+    /// closed.
     pub(crate) fn has_room_or_closed(&self, n: usize) -> bool {
         let word = self.active_word();
-        word & slab::CLOSED != 0
-            || (word & slab::SEALED == 0 && slab::offset(word) + n <= self.capacity())
+        word & slab::SEALED != 0 || slab::offset(word) + n <= self.capacity()
     }
 
     /// Whether this thread holds the flusher role (is inside the sink).
     pub(crate) fn holds_role(&self) -> bool {
         *self.holder.lock() == Some(current_thread().id())
-    }
-
-    /// Takes the flusher role, parking while another thread holds it.
-    ///
-    /// Fails instead of deadlocking when this thread already holds it (a sink
-    /// calling back into its own buffer).
-    pub(crate) fn lock_flusher(&self) -> Result<Flusher<'_, T, F>, Reentrant> {
-        if self.holds_role() {
-            return Err(Reentrant);
-        }
-        let guard = self.role.lock();
-        *self.holder.lock() = Some(current_thread().id());
-        Ok(Flusher::new(self, guard))
     }
 }
 

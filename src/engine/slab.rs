@@ -90,9 +90,8 @@ impl<T> Slab<T> {
     pub(super) fn try_reserve(&self, n: usize) -> Reserve {
         let capacity = self.cells.len() as u64;
         // ORDERING: Acquire (here and on a failed compare-exchange): if we see
-        // `SEALED`, we synchronise with the flusher's Release `seal`, which
-        // it does after pointing `active` at the new slab, so our caller's
-        // next load of `active` sees the new slab. (Free on x86.)
+        // `SEALED`, we synchronise with the flusher's Release `seal`; see
+        // there. (Acquire loads are free on x86.)
         let mut cur = self.state.load(Ordering::Acquire);
         loop {
             if cur & CLOSED != 0 {
@@ -126,8 +125,9 @@ impl<T> Slab<T> {
     #[inline]
     pub(super) fn release(&self) -> bool {
         // ORDERING: Release publishes this writer's slot writes (and any hole
-        // it recorded) to the flusher, whose Acquire load in `writers_in_flight`
-        // or `seal` reads this value or a later one in the same RMW chain.
+        // it recorded) to the flusher, whose Acquire `load` (waiting for
+        // writers) or `seal` reads this value or a later one in the same RMW
+        // chain.
         let prev = self.state.fetch_sub(WRITER, Ordering::Release);
         writers(prev) == 1 && prev & WAITER != 0
     }
@@ -135,9 +135,10 @@ impl<T> Slab<T> {
     /// Seals the slab (adding `extra` bits, e.g. `CLOSED`); returns the word
     /// as it was, whose offset is the final length of the batch.
     pub(super) fn seal(&self, extra: u64) -> u64 {
-        // ORDERING: AcqRel: Acquire so that, if no writer is in flight, their
-        // released slot writes are visible to us; Release is not needed by
-        // anyone but keeps the RMW chain simple to reason about.
+        // ORDERING: AcqRel. Acquire: if no writer is in flight, their
+        // released slot writes are visible to us. Release: a writer whose
+        // reservation sees `SEALED` (with Acquire) then sees everything the
+        // flusher did before, e.g. recycling the slab it will activate next.
         self.state.fetch_or(SEALED | extra, Ordering::AcqRel)
     }
 
