@@ -1,7 +1,6 @@
 //! [`Buffer`]: many writers, flushed inline by whichever writer finds it full.
 
 use std::fmt;
-use std::io;
 
 use crate::front::Front;
 use crate::sink::Sink;
@@ -186,51 +185,4 @@ impl<T, S: Sink<T>> fmt::Debug for Buffer<T, S> {
     }
 }
 
-/// Bytes written through `&Buffer`, so shared references can write.
-/// `write` and `write_all` copy the whole slice or fail; `write_vectored` is
-/// the atomic [`Buffer::write_v`]; `flush` is [`Buffer::flush`].
-impl<S> io::Write for &Buffer<u8, S>
-where
-    S: Sink<u8>,
-    S::Error: std::error::Error + Send + Sync + 'static,
-{
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(Buffer::write(self, buf)?)
-    }
-
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        Ok(self.write_parts(bufs, |b| b)?)
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        Buffer::write(self, buf)?;
-        Ok(())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(Buffer::flush(self)?)
-    }
-}
-
-/// As for `&Buffer`.
-impl<S> io::Write for Buffer<u8, S>
-where
-    S: Sink<u8>,
-    S::Error: std::error::Error + Send + Sync + 'static,
-{
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        io::Write::write(&mut &*self, buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        io::Write::write_vectored(&mut &*self, bufs)
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        io::Write::write_all(&mut &*self, buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        io::Write::flush(&mut &*self)
-    }
-}
+crate::io_write::impl_io_write!(Buffer);

@@ -62,6 +62,7 @@ mod buffer;
 mod engine;
 mod error;
 mod front;
+mod io_write;
 mod sink;
 mod stats;
 mod sync;

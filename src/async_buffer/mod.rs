@@ -6,7 +6,6 @@ mod worker;
 
 use std::convert::Infallible;
 use std::fmt;
-use std::io;
 
 pub use self::builder::Builder;
 use self::worker::Shared;
@@ -328,50 +327,4 @@ impl<T, S: Sink<T>> fmt::Debug for AsyncBuffer<T, S> {
     }
 }
 
-/// Bytes written through `&AsyncBuffer`, so shared references can write.
-/// `write` and `write_all` copy the whole slice or fail; `write_vectored` is
-/// the atomic [`AsyncBuffer::write_v`]; `flush` means the sink has the data.
-impl<S> io::Write for &AsyncBuffer<u8, S>
-where
-    S: Sink<u8>,
-    S::Error: std::error::Error + Send + Sync + 'static,
-{
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(self.write_parts(std::slice::from_ref(&buf), |p| p)?)
-    }
-
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        Ok(self.write_parts(bufs, |b| b)?)
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        io::Write::write(self, buf).map(drop)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(AsyncBuffer::flush(self)?)
-    }
-}
-
-/// As for `&AsyncBuffer`.
-impl<S> io::Write for AsyncBuffer<u8, S>
-where
-    S: Sink<u8>,
-    S::Error: std::error::Error + Send + Sync + 'static,
-{
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        io::Write::write(&mut &*self, buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        io::Write::write_vectored(&mut &*self, bufs)
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        io::Write::write_all(&mut &*self, buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        io::Write::flush(&mut &*self)
-    }
-}
+crate::io_write::impl_io_write!(AsyncBuffer);

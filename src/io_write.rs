@@ -1,0 +1,63 @@
+//! `std::io::Write` for the byte buffers, written once for both types.
+
+/// Implements `io::Write` for `&$ty<u8, S>` and `$ty<u8, S>`. The type must
+/// have `write_parts(&self, parts, slice)` and `flush(&self)` returning
+/// `Result<_, mwsr::Error<S::Error>>`.
+///
+/// `write` and `write_all` copy the whole slice or fail (never a short
+/// write); `write_vectored` is the atomic `write_v`; `flush` returns once the
+/// sink has the data.
+macro_rules! impl_io_write {
+    ($ty:ident) => {
+        #[doc = concat!("Bytes written through `&", stringify!($ty), "`, so shared references can")]
+        /// write. `write` and `write_all` copy the whole slice or fail;
+        /// `write_vectored` is the atomic `write_v`; `flush` returns once the
+        /// sink has the data.
+        impl<S> std::io::Write for &$ty<u8, S>
+        where
+            S: $crate::Sink<u8>,
+            S::Error: std::error::Error + Send + Sync + 'static,
+        {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                Ok(self.write_parts(std::slice::from_ref(&buf), |p| p)?)
+            }
+
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                Ok(self.write_parts(bufs, |b| b)?)
+            }
+
+            fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+                std::io::Write::write(self, buf).map(drop)
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok($ty::flush(self)?)
+            }
+        }
+
+        #[doc = concat!("As for `&", stringify!($ty), "`.")]
+        impl<S> std::io::Write for $ty<u8, S>
+        where
+            S: $crate::Sink<u8>,
+            S::Error: std::error::Error + Send + Sync + 'static,
+        {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                std::io::Write::write(&mut &*self, buf)
+            }
+
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                std::io::Write::write_vectored(&mut &*self, bufs)
+            }
+
+            fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+                std::io::Write::write_all(&mut &*self, buf)
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                std::io::Write::flush(&mut &*self)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_io_write;
