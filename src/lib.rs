@@ -27,6 +27,11 @@
 //! assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 400);
 //! ```
 //!
+//! Two front ends share one engine: [`Buffer`] flushes inline, in the writer
+//! that finds it full (no thread, nothing to shut down), and [`AsyncBuffer`]
+//! owns a background thread that flushes as soon as there is anything (or
+//! after a linger time), with lossless backpressure, `flush` and `close`.
+//!
 //! # How it works
 //! Writers reserve a range of slots with one atomic compare-exchange and copy
 //! their items in without any lock. The buffer has two preallocated halves:
