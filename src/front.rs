@@ -129,10 +129,20 @@ impl<T, S: Sink<T>> Front<T, S> {
         }
     }
 
+    /// The sink's sticky failure, if any. Never waits for the flusher role.
+    pub(crate) fn failure(&self) -> Option<Error<S::Error>> {
+        self.failure.lock().clone()
+    }
+
+    /// Records a failure found outside the role (the async flusher thread
+    /// dying), unless there is one already.
+    pub(crate) fn record_failure(&self, failure: Error<S::Error>) {
+        self.failure.lock().get_or_insert(failure);
+    }
+
     /// Why the engine is closed: the sink's sticky failure, or `Closed`.
-    /// Never waits for the flusher role.
     pub(crate) fn closed_error(&self) -> Error<S::Error> {
-        self.failure.lock().clone().unwrap_or(Error::Closed)
+        self.failure().unwrap_or(Error::Closed)
     }
 
     /// Delivers `parts`, too large for one batch, after what is buffered:

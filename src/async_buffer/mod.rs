@@ -9,7 +9,7 @@ use std::fmt;
 
 pub use self::builder::Builder;
 use self::worker::Shared;
-use crate::engine::Rejected;
+use crate::engine::{Rejected, Reservation};
 use crate::front::Front;
 use crate::sink::Sink;
 use crate::sync::{Arc, JoinHandle, Mutex};
@@ -126,13 +126,8 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
     pub fn write(&self, item: T) -> Result<(), Error<S::Error>> {
         loop {
             match self.front().engine.reserve(1) {
-                Ok(mut reservation) => {
-                    reservation.push(item);
-                    let starts_batch = reservation.starts_batch();
-                    drop(reservation); // publish before waking the flusher
-                    if starts_batch {
-                        self.wake_flusher();
-                    }
+                Ok(reservation) => {
+                    self.push(reservation, item);
                     return Ok(());
                 }
                 Err(Rejected::Full(_)) => self.wait_for_room(1)?,
@@ -149,13 +144,8 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
     /// after `close`, [`TryWriteError::Failed`] after the sink failed.
     pub fn try_write(&self, item: T) -> Result<(), TryWriteError<T, S::Error>> {
         match self.front().engine.reserve(1) {
-            Ok(mut reservation) => {
-                reservation.push(item);
-                let starts_batch = reservation.starts_batch();
-                drop(reservation);
-                if starts_batch {
-                    self.wake_flusher();
-                }
+            Ok(reservation) => {
+                self.push(reservation, item);
                 Ok(())
             }
             Err(Rejected::Full(_)) => {
@@ -212,7 +202,7 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
         let signal = &self.shared.signal;
         let mut state = signal.lock();
         if state.exited {
-            return Err(state.error.clone().unwrap_or(Error::Closed));
+            return Err(self.front().closed_error());
         }
         state.flush_requested += 1;
         let target = state.flush_requested;
@@ -220,9 +210,11 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
         while state.flush_served < target && !state.exited {
             state = signal.wait_progress(state);
         }
-        match &state.error {
-            Some(e) => Err(e.clone()),
-            None if state.flush_served >= target => Ok(()),
+        let served = state.flush_served >= target;
+        drop(state);
+        match self.front().failure() {
+            Some(e) => Err(e),
+            None if served => Ok(()),
             None => Err(Error::Closed),
         }
     }
@@ -248,8 +240,8 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
         while !state.exited {
             state = signal.wait_progress(state);
         }
-        let result = state.error.clone().map_or(Ok(()), Err);
         drop(state);
+        let result = self.front().failure().map_or(Ok(()), Err);
         if let Some(thread) = self.thread.lock().take() {
             // The thread catches sink panics; it cannot panic itself, and if
             // it did, `ExitGuard` has recorded it in `result` already.
@@ -275,6 +267,17 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
         Ok(n)
     }
 
+    /// Fills a one-slot reservation and publishes it, waking the flusher if
+    /// this item starts a batch.
+    fn push(&self, mut reservation: Reservation<'_, T>, item: T) {
+        reservation.push(item);
+        let starts_batch = reservation.starts_batch();
+        drop(reservation); // publish before waking the flusher
+        if starts_batch {
+            self.wake_flusher();
+        }
+    }
+
     /// Tells a sleeping flusher that a batch has started.
     fn wake_flusher(&self) {
         let state = self.shared.signal.lock();
@@ -292,7 +295,7 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
         let mut state = signal.lock();
         loop {
             if state.exited {
-                return Err(state.error.clone().unwrap_or(Error::Closed));
+                return Err(self.front().closed_error());
             }
             if self.front().engine.has_room_or_closed(n) {
                 return Ok(());

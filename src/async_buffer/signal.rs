@@ -4,11 +4,10 @@
 //! touched once per batch or on slow paths (a full buffer, `flush`, `close`),
 //! never by an ordinary write that lands in a non-empty half.
 
-use crate::Error;
 use crate::sync::{Condvar, Mutex, MutexGuard};
 
 /// The state behind the mutex.
-pub(super) struct State<E> {
+pub(super) struct State {
     /// The flusher is parked (or about to park) waiting for work.
     pub(super) flusher_parked: bool,
     /// A writer found no room: stop lingering, flush now.
@@ -18,21 +17,20 @@ pub(super) struct State<E> {
     pub(super) flush_served: u64,
     /// `close()` was called.
     pub(super) closing: bool,
-    /// The flusher thread has finished (closed, or the sink failed).
+    /// The flusher thread has finished (closed, or the sink failed: the
+    /// failure itself is the front's).
     pub(super) exited: bool,
-    /// Why it finished, if the sink failed.
-    pub(super) error: Option<Error<E>>,
 }
 
-pub(super) struct Signal<E> {
-    state: Mutex<State<E>>,
+pub(super) struct Signal {
+    state: Mutex<State>,
     /// The flusher waits here for work.
     work: Condvar,
     /// Callers wait here for progress: room, a served flush, the exit.
     progress: Condvar,
 }
 
-impl<E> Signal<E> {
+impl Signal {
     pub(super) fn new() -> Self {
         Self {
             state: Mutex::new(State {
@@ -42,21 +40,20 @@ impl<E> Signal<E> {
                 flush_served: 0,
                 closing: false,
                 exited: false,
-                error: None,
             }),
             work: Condvar::new(),
             progress: Condvar::new(),
         }
     }
 
-    pub(super) fn lock(&self) -> MutexGuard<'_, State<E>> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock()
     }
 
     /// Wakes the flusher if it is parked. Taking the lock orders this after a
     /// flusher that checked for work and is about to park, so the wake-up
     /// cannot fall in between.
-    pub(super) fn wake_flusher(&self, state: &State<E>) {
+    pub(super) fn wake_flusher(&self, state: &State) {
         if state.flusher_parked {
             self.work.notify_one();
         }
@@ -65,8 +62,8 @@ impl<E> Signal<E> {
     /// Parks the flusher until woken.
     pub(super) fn park_flusher<'a>(
         &self,
-        mut state: MutexGuard<'a, State<E>>,
-    ) -> MutexGuard<'a, State<E>> {
+        mut state: MutexGuard<'a, State>,
+    ) -> MutexGuard<'a, State> {
         state.flusher_parked = true;
         let mut state = self.work.wait(state);
         state.flusher_parked = false;
@@ -76,9 +73,9 @@ impl<E> Signal<E> {
     /// Parks the flusher until woken or `timeout`; `true` if it timed out.
     pub(super) fn park_flusher_for<'a>(
         &self,
-        mut state: MutexGuard<'a, State<E>>,
+        mut state: MutexGuard<'a, State>,
         timeout: std::time::Duration,
-    ) -> (MutexGuard<'a, State<E>>, bool) {
+    ) -> (MutexGuard<'a, State>, bool) {
         state.flusher_parked = true;
         let (mut state, timed_out) = self.work.wait_timeout(state, timeout);
         state.flusher_parked = false;
@@ -86,10 +83,7 @@ impl<E> Signal<E> {
     }
 
     /// Parks a caller until the flusher makes progress.
-    pub(super) fn wait_progress<'a>(
-        &self,
-        state: MutexGuard<'a, State<E>>,
-    ) -> MutexGuard<'a, State<E>> {
+    pub(super) fn wait_progress<'a>(&self, state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
         self.progress.wait(state)
     }
 

@@ -11,7 +11,7 @@ use crate::sync::MutexGuard;
 /// What the flusher thread and the `AsyncBuffer` handle share.
 pub(super) struct Shared<T, S: Sink<T>> {
     pub(super) front: Front<T, S>,
-    pub(super) signal: Signal<S::Error>,
+    pub(super) signal: Signal,
     pub(super) linger: Option<Duration>,
 }
 
@@ -20,7 +20,7 @@ pub(super) struct Shared<T, S: Sink<T>> {
 pub(super) fn run<T, S: Sink<T>>(shared: &Shared<T, S>) {
     // Should anything here panic (a bug: sink panics are caught), callers
     // waiting for progress must not hang.
-    let _exit = ExitGuard(&shared.signal);
+    let _exit = ExitGuard(shared);
     loop {
         let (requested, closing) = {
             let mut state = wait_for_work(shared, shared.signal.lock());
@@ -42,10 +42,9 @@ pub(super) fn run<T, S: Sink<T>>(shared: &Shared<T, S>) {
         });
         let mut state = shared.signal.lock();
         state.flush_served = state.flush_served.max(requested);
+        // A failure is the front's sticky one, recorded before the engine
+        // was closed for it; callers read it from there.
         let done = closing || result.is_err();
-        if let Err(e) = result {
-            state.error = Some(e);
-        }
         state.exited = done;
         shared.signal.progressed();
         if done {
@@ -58,10 +57,9 @@ pub(super) fn run<T, S: Sink<T>>(shared: &Shared<T, S>) {
 /// or a writer is blocked; then lingers, if configured, for the batch to fill.
 fn wait_for_work<'a, T, S: Sink<T>>(
     shared: &Shared<T, S>,
-    mut state: MutexGuard<'a, State<S::Error>>,
-) -> MutexGuard<'a, State<S::Error>> {
-    let urgent =
-        |s: &State<S::Error>| s.closing || s.flush_requested > s.flush_served || s.writer_blocked;
+    mut state: MutexGuard<'a, State>,
+) -> MutexGuard<'a, State> {
+    let urgent = |s: &State| s.closing || s.flush_requested > s.flush_served || s.writer_blocked;
     // A writer that starts a batch locks the signal and wakes us after its
     // items are in, so checking under the lock cannot miss it.
     while !(urgent(&state) || shared.front.engine.has_data()) {
@@ -83,17 +81,17 @@ fn wait_for_work<'a, T, S: Sink<T>>(
     state
 }
 
-struct ExitGuard<'a, E>(&'a Signal<E>);
+struct ExitGuard<'a, T, S: Sink<T>>(&'a Shared<T, S>);
 
-impl<E> Drop for ExitGuard<'_, E> {
+impl<T, S: Sink<T>> Drop for ExitGuard<'_, T, S> {
     fn drop(&mut self) {
-        let mut state = self.0.lock();
+        let mut state = self.0.signal.lock();
         if !state.exited {
+            self.0
+                .front
+                .record_failure(crate::Error::Panicked("the flusher thread panicked".into()));
             state.exited = true;
-            state.error.get_or_insert_with(|| {
-                crate::Error::Panicked("the flusher thread panicked".into())
-            });
         }
-        self.0.progressed();
+        self.0.signal.progressed();
     }
 }
