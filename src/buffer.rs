@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::front::Front;
 use crate::sink::Sink;
-use crate::{Error, Stats};
+use crate::{Error, Stats, WriteSink};
 
 /// A batching buffer shared by many writers and flushed inline, with no
 /// background thread.
@@ -129,17 +129,7 @@ impl<T, S: Sink<T>> Buffer<T, S> {
     /// Flushes, then gives back the sink and the flush's result.
     pub fn into_inner(self) -> (S, Result<(), Error<S::Error>>) {
         let result = self.flush();
-        let sink = self
-            .front
-            .engine
-            .lock_flusher()
-            .ok()
-            .and_then(|mut role| role.state().take_sink());
-        // `self` was created with a sink and `into_inner` is the only taker.
-        (
-            sink.expect("mwsr: the sink is present until into_inner"),
-            result,
-        )
+        (self.front.take_sink(), result)
     }
 
     fn write_parts<P>(
@@ -167,6 +157,28 @@ impl<T, S: Sink<T>> Buffer<T, S> {
                 }
             })
             .map(|(n, _)| n)
+    }
+}
+
+impl<W: std::io::Write> Buffer<u8, WriteSink<W>> {
+    /// A byte buffer of `capacity` bytes per batch that writes each batch to
+    /// `writer` with one `write_all` (see [`WriteSink`]).
+    ///
+    /// ```
+    /// use std::io::Write;
+    ///
+    /// let log = mwsr::Buffer::with_writer(8192, Vec::new());
+    /// writeln!(&log, "one line, never torn")?;
+    /// let (sink, flushed) = log.into_inner();
+    /// flushed?;
+    /// assert_eq!(sink.into_inner(), b"one line, never torn\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Panics
+    /// As [`new`](Self::new).
+    pub fn with_writer(capacity: usize, writer: W) -> Self {
+        Self::new(capacity, WriteSink::new(writer))
     }
 }
 

@@ -69,6 +69,19 @@ impl<T, S: Sink<T>> Front<T, S> {
         result.unwrap_or_else(|payload| resume_unwind(payload))
     }
 
+    /// Takes the sink back. Call it only once, from the owner's
+    /// `into_inner`, after the last flush.
+    pub(crate) fn take_sink(&self) -> S {
+        let sink = self
+            .engine
+            .lock_flusher()
+            .ok()
+            .and_then(|mut role| role.state().take_sink());
+        // The front was created with a sink, and `into_inner` (which
+        // consumes its owner) is the only taker.
+        sink.expect("mwsr: the sink is present until into_inner")
+    }
+
     /// Swaps the active half out and delivers it. `Ok` if it was empty.
     pub(crate) fn flush_active(&self, role: &mut Role<'_, T, S>) -> Result<(), Error<S::Error>> {
         self.flush_active_then(role, || ())

@@ -71,12 +71,16 @@ mod io_write;
 mod sink;
 mod stats;
 mod sync;
+#[cfg(feature = "tracing")]
+pub mod tracing;
+mod write_sink;
 
 pub use async_buffer::{AsyncBuffer, Builder};
 pub use buffer::Buffer;
 pub use error::{Error, TryWriteError};
 pub use sink::Sink;
 pub use stats::Stats;
+pub use write_sink::{SyncData, WriteSink};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -13,7 +13,7 @@ use crate::engine::{Rejected, Reservation};
 use crate::front::Front;
 use crate::sink::Sink;
 use crate::sync::{Arc, JoinHandle, Mutex};
-use crate::{Error, Stats, TryWriteError};
+use crate::{Error, Stats, TryWriteError, WriteSink};
 
 /// A batching buffer whose batches are handed to the sink by a background
 /// thread.
@@ -250,6 +250,32 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
         result
     }
 
+    /// Closes the buffer (as [`close`](Self::close)), then gives back the
+    /// sink and the close's result.
+    ///
+    /// # Panics
+    /// If called from inside the sink, where the sink is in use.
+    pub fn into_inner(self) -> (S, Result<(), Error<S::Error>>) {
+        assert!(
+            !self.front().engine.holds_role(),
+            "mwsr: AsyncBuffer::into_inner called from inside its own sink"
+        );
+        let result = self.close();
+        (self.front().take_sink(), result)
+    }
+
+    /// Whether writes can only fail from now on: the buffer was closed, or
+    /// the sink failed. One atomic load.
+    pub fn is_closed(&self) -> bool {
+        self.front().engine.is_closed()
+    }
+
+    /// Why writes fail once [`is_closed`](Self::is_closed).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn closed_error(&self) -> Error<S::Error> {
+        self.front().closed_error()
+    }
+
     fn write_parts<P>(
         &self,
         parts: &[P],
@@ -311,6 +337,32 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
             shared,
             thread: Mutex::new(Some(thread)),
         }
+    }
+}
+
+impl<W> AsyncBuffer<u8, WriteSink<W>>
+where
+    W: std::io::Write + Send + 'static,
+{
+    /// A byte buffer of `capacity` bytes per batch whose flusher thread
+    /// writes each batch to `writer` with one `write_all` (see
+    /// [`WriteSink`]): a coalescing socket or file writer in one line.
+    ///
+    /// ```no_run
+    /// use std::io::Write;
+    /// use std::net::TcpStream;
+    ///
+    /// let out = mwsr::AsyncBuffer::with_writer(64 * 1024, TcpStream::connect("127.0.0.1:9000")?);
+    /// // From any number of threads; each message is one contiguous write.
+    /// write!(&out, "PING {}\r\n", 1)?;
+    /// out.close()?; // sends what is left
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Panics
+    /// As [`new`](Self::new).
+    pub fn with_writer(capacity: usize, writer: W) -> Self {
+        Self::new(capacity, WriteSink::new(writer))
     }
 }
 

@@ -252,6 +252,11 @@ impl<T, F> Engine<T, F> {
         word & slab::CLOSED == 0 && slab::offset(word) > 0
     }
 
+    /// Whether the engine is closed for good (every reservation will fail).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.active_word() & slab::CLOSED != 0
+    }
+
     /// Whether a writer waiting for room should try again: `n` slots fit in
     /// the active slab, a swap is under way (invariant 2), or the engine is
     /// closed.

@@ -159,3 +159,68 @@ impl Gate {
         self.changed.notify_all();
     }
 }
+
+/// The text of line `seq` of writer `writer`: `<w{writer} s{seq} {padding}>`,
+/// with a padding whose length varies with `seq`, so that a torn or merged
+/// line cannot pass [`LineChecker`]. The caller adds the newline (or a
+/// logging library wraps it in its own line).
+pub fn line_body(writer: usize, seq: usize) -> String {
+    let pad = "abcdefghijklmnopqrstuvwxyz".repeat(3);
+    format!("<w{writer} s{seq} {}>", &pad[..seq % pad.len()])
+}
+
+/// Checks newline-separated text in which every line carries exactly one
+/// [`line_body`] at its end: no line torn, merged, lost, duplicated or
+/// reordered within its writer.
+#[derive(Debug)]
+pub struct LineChecker {
+    next_seq: Vec<usize>,
+}
+
+impl LineChecker {
+    pub fn new(writers: usize) -> Self {
+        Self {
+            next_seq: vec![0; writers],
+        }
+    }
+
+    /// Checks `text`, which must end with a newline, as the next part of the
+    /// stream.
+    pub fn feed(&mut self, text: &str) {
+        assert!(
+            text.is_empty() || text.ends_with('\n'),
+            "the text ends inside a line"
+        );
+        for line in text.lines() {
+            let start = line
+                .find('<')
+                .unwrap_or_else(|| panic!("no body in {line:?}"));
+            let body = &line[start..];
+            assert_eq!(body.matches('<').count(), 1, "merged lines: {line:?}");
+            let (w, s) = body
+                .trim_start_matches("<w")
+                .split_once(' ')
+                .and_then(|(w, rest)| Some((w.parse::<usize>().ok()?, rest)))
+                .and_then(|(w, rest)| {
+                    let s = rest.strip_prefix('s')?.split(' ').next()?;
+                    Some((w, s.parse::<usize>().ok()?))
+                })
+                .unwrap_or_else(|| panic!("torn line: {line:?}"));
+            assert_eq!(body, line_body(w, s), "torn line");
+            assert_eq!(
+                s, self.next_seq[w],
+                "writer {w}: lines out of order or lost"
+            );
+            self.next_seq[w] += 1;
+        }
+    }
+
+    /// Asserts that every writer's `lines` lines were seen.
+    pub fn finish(&self, lines: usize) {
+        assert!(
+            self.next_seq.iter().all(|&n| n == lines),
+            "lines per writer: {:?}, expected {lines} each",
+            self.next_seq
+        );
+    }
+}
