@@ -5,14 +5,16 @@
 /// `Result<_, mwsr::Error<S::Error>>`.
 ///
 /// `write` and `write_all` copy the whole slice or fail (never a short
-/// write); `write_vectored` is the atomic `write_v`; `flush` returns once the
-/// sink has the data.
+/// write); `write_vectored` is the atomic `write_v`; `write_fmt` formats the
+/// whole message, then writes it once; `flush` returns once the sink has the
+/// data.
 macro_rules! impl_io_write {
     ($ty:ident) => {
         #[doc = concat!("Bytes written through `&", stringify!($ty), "`, so shared references can")]
         /// write. `write` and `write_all` copy the whole slice or fail;
-        /// `write_vectored` is the atomic `write_v`; `flush` returns once the
-        /// sink has the data.
+        /// `write_vectored` is the atomic `write_v`; `write!` formats the
+        /// whole message, then writes it once; `flush` returns once the sink
+        /// has the data.
         impl<S> std::io::Write for &$ty<u8, S>
         where
             S: $crate::Sink<u8>,
@@ -32,6 +34,20 @@ macro_rules! impl_io_write {
 
             fn flush(&mut self) -> std::io::Result<()> {
                 Ok($ty::flush(self)?)
+            }
+
+            /// Formats the whole message first, then writes it as one
+            /// contiguous write, so `write!` and `writeln!` never interleave
+            /// with other writers (the default would write each piece).
+            fn write_fmt(&mut self, args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+                if let Some(text) = args.as_str() {
+                    return std::io::Write::write_all(self, text.as_bytes());
+                }
+                let mut message = $crate::scratch::take();
+                let formatted = std::io::Write::write_fmt(&mut message, args);
+                let written = formatted.and_then(|()| std::io::Write::write_all(self, &message));
+                $crate::scratch::give_back(message);
+                written
             }
         }
 
@@ -55,6 +71,10 @@ macro_rules! impl_io_write {
 
             fn flush(&mut self) -> std::io::Result<()> {
                 std::io::Write::flush(&mut &*self)
+            }
+
+            fn write_fmt(&mut self, args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+                std::io::Write::write_fmt(&mut &*self, args)
             }
         }
     };

@@ -68,6 +68,7 @@ mod engine;
 mod error;
 mod front;
 mod io_write;
+mod scratch;
 mod sink;
 mod stats;
 mod sync;

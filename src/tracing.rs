@@ -36,13 +36,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::cell::Cell;
 use std::fmt;
 use std::io;
 
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::{AsyncBuffer, Sink};
+use crate::{AsyncBuffer, Sink, scratch};
 
 impl<'a, S> MakeWriter<'a> for AsyncBuffer<u8, S>
 where
@@ -69,14 +68,6 @@ pub struct EventWriter<'a, S: Sink<u8>> {
     buffer: &'a AsyncBuffer<u8, S>,
     /// Empty, without capacity, until the first `write`.
     event: Vec<u8>,
-}
-
-/// Scratch vectors larger than this are freed rather than kept per thread.
-const MAX_KEPT_SCRATCH: usize = 64 * 1024;
-
-thread_local! {
-    /// The capacity the last event on this thread left behind.
-    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 impl<S> EventWriter<'_, S>
@@ -108,9 +99,7 @@ where
                 return Err(self.buffer.closed_error().into());
             }
             if self.event.capacity() == 0 {
-                // Outside thread-local destruction, reuse this thread's
-                // scratch capacity; inside it, a fresh vector does.
-                self.event = SCRATCH.try_with(Cell::take).unwrap_or_default();
+                self.event = scratch::take();
             }
         }
         self.event.extend_from_slice(buf);
@@ -129,12 +118,7 @@ impl<S: Sink<u8>> Drop for EventWriter<'_, S> {
         // An error cannot be returned from here; `write` reports a closed
         // or failed buffer before anything is gathered.
         let _ = self.buffer.write_slice(&self.event);
-        let mut scratch = std::mem::take(&mut self.event);
-        if scratch.capacity() > 0 && scratch.capacity() <= MAX_KEPT_SCRATCH {
-            scratch.clear();
-            // Fails only while the thread's locals are being destroyed.
-            let _ = SCRATCH.try_with(|cell| cell.set(scratch));
-        }
+        scratch::give_back(std::mem::take(&mut self.event));
     }
 }
 

@@ -257,3 +257,37 @@ fn coalesces_threads_into_one_socket() {
     sink.get_ref().shutdown(std::net::Shutdown::Write).unwrap();
     check_lines(&server.join().unwrap(), 4, 2000);
 }
+
+/// `writeln!` with several arguments writes each line as one contiguous
+/// write, for both buffer types and for `&buffer` as well as `buffer`.
+#[test]
+fn formatted_lines_are_written_whole() {
+    fn write_pieces(mut out: impl Write, w: usize, seq: usize) {
+        let body = line_body(w, seq);
+        let (head, tail) = body.split_at(body.len() / 2);
+        writeln!(out, "{head}{tail}").unwrap();
+    }
+    let sync_out = Recorder::default();
+    let sync = Buffer::with_writer(64, sync_out.clone());
+    let async_out = Recorder::default();
+    let mut asynchronous = AsyncBuffer::with_writer(64, async_out.clone());
+    thread::scope(|s| {
+        for w in 0..4 {
+            let sync = &sync;
+            let asynchronous = &asynchronous;
+            s.spawn(move || {
+                for seq in 0..1000 {
+                    write_pieces(sync, w, seq);
+                    write_pieces(asynchronous, w, seq);
+                }
+            });
+        }
+    });
+    write_pieces(&mut asynchronous, 4, 0); // `AsyncBuffer` itself, by `&mut`
+    sync.flush().unwrap();
+    asynchronous.close().unwrap();
+    check_lines(&sync_out.text(), 4, 1000);
+    let mut checker = LineChecker::new(5);
+    checker.feed(&async_out.text());
+    assert!((0..4).all(|w| checker.lines(w) == 1000) && checker.lines(4) == 1);
+}

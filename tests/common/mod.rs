@@ -215,6 +215,11 @@ impl LineChecker {
         }
     }
 
+    /// How many lines of `writer` were seen.
+    pub fn lines(&self, writer: usize) -> usize {
+        self.next_seq[writer]
+    }
+
     /// Asserts that every writer's `lines` lines were seen.
     pub fn finish(&self, lines: usize) {
         assert!(
