@@ -1,11 +1,13 @@
 //! A short walk through `mwsr`: many threads write into one `Buffer`, each
 //! batch reaches the sink whole, `write_v` keeps multi-part messages together,
 //! a failing sink is reported rather than hidden, and an `AsyncBuffer`'s
-//! background thread batches single items, with its stats.
+//! background thread batches single items, with its stats, and writes lines
+//! from many threads into a file.
 //!
 //! Run with `cargo run --release --example tour`.
 
 use std::convert::Infallible;
+use std::io::Write;
 use std::sync::Mutex;
 use std::thread;
 use std::time::Instant;
@@ -15,6 +17,7 @@ fn main() {
     scatter_gather();
     failures_are_reported();
     async_items_and_stats();
+    lines_into_a_file().expect("a temporary file");
 }
 
 /// Four threads write 64-byte messages; the sink counts batches and bytes.
@@ -150,4 +153,38 @@ fn async_items_and_stats() {
         stats.items_flushed as f64 / stats.batches_flushed as f64,
         stats.writer_waits,
     );
+}
+
+/// `with_writer`: an `AsyncBuffer` in front of a file; `writeln!` formats a
+/// whole line and writes it at once, so lines from four threads never tear.
+fn lines_into_a_file() -> std::io::Result<()> {
+    const THREADS: usize = 4;
+    const LINES: usize = 10_000;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("tour.log");
+    let log = mwsr::AsyncBuffer::with_writer(16 * 1024, std::fs::File::create(&path)?);
+    thread::scope(|s| {
+        for id in 0..THREADS {
+            let log = &log;
+            s.spawn(move || {
+                for n in 0..LINES {
+                    writeln!(&*log, "thread {id} says hello for the {n}th time").unwrap();
+                }
+            });
+        }
+    });
+    log.close()?;
+    let text = std::fs::read_to_string(&path)?;
+    let whole = text.lines().all(|l| {
+        l.strip_prefix("thread ")
+            .and_then(|l| l.split_once(" says hello for the "))
+            .is_some_and(|(id, rest)| id.len() == 1 && rest.ends_with("th time"))
+    });
+    assert!(whole && text.lines().count() == THREADS * LINES);
+    println!(
+        "5. with_writer: {THREADS} threads wrote {} lines to a file in {} write calls, every line whole: {whole}",
+        THREADS * LINES,
+        log.stats().batches_flushed
+    );
+    Ok(())
 }
