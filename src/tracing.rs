@@ -26,11 +26,12 @@
 //! let file = std::fs::File::create(dir.path().join("app.log"))?;
 //! let log = Arc::new(mwsr::AsyncBuffer::with_writer(64 * 1024, file));
 //! let subscriber = tracing_subscriber::fmt().with_writer(log.clone()).finish();
-//! tracing::subscriber::set_global_default(subscriber)?;
+//! // Or `.init()` instead of `.finish()`, for the global default.
+//! tracing::subscriber::with_default(subscriber, || {
+//!     tracing::info!(answer = 42, "ready");
+//! });
 //!
-//! tracing::info!(answer = 42, "ready");
-//!
-//! log.close()?; // at the end of `main`: every event is in the file
+//! log.close()?; // every event is in the file
 //! let text = std::fs::read_to_string(dir.path().join("app.log"))?;
 //! assert!(text.contains("ready answer=42"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
