@@ -1,0 +1,133 @@
+//! Workload 1, bytes/sync: writers write `SIZE`-byte messages into a shared
+//! byte buffer flushed inline by whichever writer fills it; the sink
+//! checksums each batch. `mwsr::Buffer<u8>` against the obvious hand-written
+//! answer, a `parking_lot::Mutex<Vec<u8>>` swapped for a new vector when
+//! full and consumed outside that lock.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::{Checksum, Contender, Entry, Tally, checksum};
+
+/// Bytes per batch for every contender.
+pub const CAPACITY: usize = 64 * 1024;
+
+pub fn entries<const SIZE: usize>() -> Vec<Entry> {
+    vec![
+        Entry {
+            name: "mwsr::Buffer",
+            build: |w| Arc::new(Mwsr::<SIZE>::new(w)),
+        },
+        Entry {
+            name: "Mutex<Vec<u8>>",
+            build: |w| Arc::new(MutexVec::<SIZE>::new(w)),
+        },
+    ]
+}
+
+/// Writer `w`'s message: different bytes per writer.
+fn message<const SIZE: usize>(w: usize) -> [u8; SIZE] {
+    std::array::from_fn(|i| (w * 31 + i) as u8)
+}
+
+/// Checks the bytes and checksum seen against `total` messages split evenly
+/// over `writers`.
+fn verify<const SIZE: usize>(tally: &Tally, writers: usize, total: u64) {
+    let per_writer = total / writers as u64;
+    let sum: u64 = (0..writers)
+        .map(|w| checksum(&message::<SIZE>(w)) * per_writer)
+        .sum();
+    assert_eq!(
+        tally.seen(),
+        total * SIZE as u64,
+        "bytes lost or duplicated"
+    );
+    assert_eq!(tally.sum(), sum, "bytes corrupted");
+}
+
+struct Mwsr<const SIZE: usize> {
+    buf: mwsr::Buffer<u8, Checksum>,
+    tally: Arc<Tally>,
+    writers: usize,
+}
+
+impl<const SIZE: usize> Mwsr<SIZE> {
+    fn new(writers: usize) -> Self {
+        let tally = Tally::new();
+        Self {
+            buf: mwsr::Buffer::new(CAPACITY, Checksum(tally.clone())),
+            tally,
+            writers,
+        }
+    }
+}
+
+impl<const SIZE: usize> Contender for Mwsr<SIZE> {
+    fn write(&self, w: usize, count: u64) {
+        let msg = message::<SIZE>(w);
+        for _ in 0..count {
+            self.buf.write(&msg).unwrap();
+        }
+    }
+
+    fn finish_round(&self, _total: u64) {
+        self.buf.flush().unwrap();
+    }
+
+    fn verify(&self, total: u64) {
+        verify::<SIZE>(&self.tally, self.writers, total);
+    }
+}
+
+struct MutexVec<const SIZE: usize> {
+    vec: Mutex<Vec<u8>>,
+    /// Held while a batch is consumed: batches reach the sink one at a
+    /// time, as with `mwsr`, while writers go on filling the new vector.
+    sink: Mutex<()>,
+    tally: Arc<Tally>,
+    writers: usize,
+}
+
+impl<const SIZE: usize> MutexVec<SIZE> {
+    fn new(writers: usize) -> Self {
+        Self {
+            vec: Mutex::new(Vec::with_capacity(CAPACITY)),
+            sink: Mutex::new(()),
+            tally: Tally::new(),
+            writers,
+        }
+    }
+
+    /// Consumes a vector swapped out under the lock.
+    fn flush(&self, full: Vec<u8>) {
+        let _sink = self.sink.lock();
+        self.tally.add(full.len() as u64, checksum(&full));
+    }
+}
+
+impl<const SIZE: usize> Contender for MutexVec<SIZE> {
+    fn write(&self, w: usize, count: u64) {
+        let msg = message::<SIZE>(w);
+        for _ in 0..count {
+            let mut vec = self.vec.lock();
+            if vec.len() + SIZE > CAPACITY {
+                let full = std::mem::replace(&mut *vec, Vec::with_capacity(CAPACITY));
+                drop(vec);
+                self.flush(full);
+                vec = self.vec.lock();
+            }
+            vec.extend_from_slice(&msg);
+        }
+    }
+
+    fn finish_round(&self, _total: u64) {
+        let rest = std::mem::take(&mut *self.vec.lock());
+        self.flush(rest);
+        *self.vec.lock() = Vec::with_capacity(CAPACITY);
+    }
+
+    fn verify(&self, total: u64) {
+        verify::<SIZE>(&self.tally, self.writers, total);
+    }
+}
