@@ -63,21 +63,27 @@ fn main() -> Result<(), Box<dyn Error>> {
         move || format!("{} lines logged", logged.load(Ordering::Relaxed))
     });
     let started = Instant::now();
-    thread::scope(|s| {
-        for thread in 0..threads {
-            let (log, logged) = (&log, &logged);
-            s.spawn(move || -> io::Result<()> {
-                for seq in 0..lines {
-                    // `write!` formats the whole line, then writes it once.
-                    write_line(&mut &*log, thread, seq)?;
-                    if seq % 4096 == 4095 {
-                        logged.fetch_add(4096, Ordering::Relaxed);
+    let written: io::Result<()> = thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|thread| {
+                let (log, logged) = (&log, &logged);
+                s.spawn(move || -> io::Result<()> {
+                    for seq in 0..lines {
+                        // `write!` formats the whole line, then writes it once.
+                        write_line(&mut &*log, thread, seq)?;
+                        if seq % 4096 == 4095 {
+                            logged.fetch_add(4096, Ordering::Relaxed);
+                        }
                     }
-                }
-                Ok(())
-            });
-        }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().expect("a writer panicked"))
     });
+    written?;
     log.close()?; // the last batch is written before this returns
     let elapsed = started.elapsed();
     drop(progress);
@@ -118,7 +124,7 @@ fn verify(path: &std::path::Path, threads: usize, lines: usize) -> Result<(), Bo
         let line = line?;
         let thread = line
             .split_once("worker=")
-            .and_then(|(_, rest)| rest.get(..2)?.parse::<usize>().ok())
+            .and_then(|(_, rest)| rest.split(' ').next()?.parse::<usize>().ok())
             .filter(|&t| t < threads)
             .ok_or_else(|| format!("line {}: torn: {line:?}", number + 1))?;
         expected.clear();

@@ -126,6 +126,11 @@ impl<T, S: Sink<T>> Buffer<T, S> {
         self.front.with_role(|role| self.front.flush_active(role))
     }
 
+    /// Whether writes can only fail from now on, because the sink failed.
+    pub fn is_closed(&self) -> bool {
+        self.front.engine.is_closed()
+    }
+
     /// Flushes, then gives back the sink and the flush's result.
     pub fn into_inner(self) -> (S, Result<(), Error<S::Error>>) {
         let result = self.flush();

@@ -73,7 +73,8 @@
 //!   sink fails; a full buffer makes writers wait (or `try_write` hand the
 //!   item back), never drop.
 //! - **No allocation** per write or per flush: both halves are allocated up
-//!   front.
+//!   front. (`write!` formats into a per-thread scratch vector, which
+//!   allocates on a thread's first message and for messages over 64 KiB.)
 //! - **Failures are contained.** A sink error or panic becomes a sticky
 //!   [`Error`] that every later call returns; no lock is poisoned and nothing
 //!   deadlocks, also when a sink calls back into its own buffer.

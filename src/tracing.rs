@@ -6,18 +6,23 @@
 //! thread that emits it and hands the bytes to the buffer; the flusher thread
 //! writes whole batches of events to the file or socket.
 //!
-//! - **Each event arrives whole.** An [`EventWriter`] gathers everything one
-//!   event writes and submits it as one contiguous write, which is never
-//!   interleaved with another writer's.
+//! - **Each event arrives whole.** The fmt layer formats an event completely
+//!   and hands it over with one `write_all`, which the buffer performs as one
+//!   contiguous write, never interleaved with another thread's; `write!` on
+//!   the writer formats first and writes once too.
 //! - **Nothing is lost at shutdown**, as long as the buffer is closed or
 //!   dropped after the last event: dropping a subscriber that owns the buffer
 //!   closes it, which flushes. A global subscriber is never dropped, so keep
 //!   an [`Arc`](std::sync::Arc) and close the buffer at the end of `main`
-//!   (tracing-subscriber makes `Arc<AsyncBuffer<u8, _>>` a `MakeWriter` too:
-//!   it writes each event with one `write_all`, which this buffer performs as
-//!   one contiguous write).
+//!   (tracing-subscriber makes `Arc<AsyncBuffer<u8, _>>` a `MakeWriter` too,
+//!   with the same writer).
 //! - **Lossless backpressure.** When the sink falls behind, logging threads
-//!   wait for room rather than dropping events.
+//!   wait for room rather than dropping events. A sink that blocks for good
+//!   (a peer that stops reading) therefore blocks logging: give sockets a
+//!   write timeout (see [`WriteSink`](crate::WriteSink)).
+//! - **Errors are reported**, not swallowed: once the buffer is closed or its
+//!   sink has failed, each event's write fails, which the fmt layer reports
+//!   on standard error.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -37,96 +42,20 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::fmt;
-use std::io;
-
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::{AsyncBuffer, Sink, scratch};
+use crate::{AsyncBuffer, Sink};
 
+/// The writer is the buffer itself: `&AsyncBuffer<u8, _>` is an
+/// `io::Write` whose every write is one contiguous run.
 impl<'a, S> MakeWriter<'a> for AsyncBuffer<u8, S>
 where
     S: Sink<u8> + 'a,
     S::Error: std::error::Error + Send + Sync + 'static,
 {
-    type Writer = EventWriter<'a, S>;
+    type Writer = &'a AsyncBuffer<u8, S>;
 
-    fn make_writer(&'a self) -> EventWriter<'a, S> {
-        EventWriter {
-            buffer: self,
-            event: Vec::new(),
-        }
-    }
-}
-
-/// Gathers one event's bytes and writes them to an [`AsyncBuffer`] as one
-/// contiguous write when dropped (or flushed). Made by the buffer's
-/// [`MakeWriter`] implementation, once per event.
-///
-/// The bytes are gathered in a per-thread scratch vector that is reused, so
-/// logging does not allocate once events stop growing.
-pub struct EventWriter<'a, S: Sink<u8>> {
-    buffer: &'a AsyncBuffer<u8, S>,
-    /// Empty, without capacity, until the first `write`.
-    event: Vec<u8>,
-}
-
-impl<S> EventWriter<'_, S>
-where
-    S: Sink<u8>,
-    S::Error: std::error::Error + Send + Sync + 'static,
-{
-    /// Writes what was gathered as one contiguous write.
-    fn submit(&mut self) -> io::Result<()> {
-        if self.event.is_empty() {
-            return Ok(());
-        }
-        let written = self.buffer.write_slice(&self.event);
-        self.event.clear();
-        written.map(drop).map_err(io::Error::from)
-    }
-}
-
-impl<S> io::Write for EventWriter<'_, S>
-where
-    S: Sink<u8>,
-    S::Error: std::error::Error + Send + Sync + 'static,
-{
-    /// Gathers `buf`; fails at once if the buffer is closed or has failed,
-    /// so that the subscriber can report it.
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.event.is_empty() {
-            if self.buffer.is_closed() {
-                return Err(self.buffer.closed_error().into());
-            }
-            if self.event.capacity() == 0 {
-                self.event = scratch::take();
-            }
-        }
-        self.event.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    /// Writes the gathered bytes, then waits until the sink has them.
-    fn flush(&mut self) -> io::Result<()> {
-        self.submit()?;
-        Ok(self.buffer.flush()?)
-    }
-}
-
-impl<S: Sink<u8>> Drop for EventWriter<'_, S> {
-    fn drop(&mut self) {
-        // An error cannot be returned from here; `write` reports a closed
-        // or failed buffer before anything is gathered.
-        let _ = self.buffer.write_slice(&self.event);
-        scratch::give_back(std::mem::take(&mut self.event));
-    }
-}
-
-impl<S: Sink<u8>> fmt::Debug for EventWriter<'_, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EventWriter")
-            .field("gathered", &self.event.len())
-            .finish_non_exhaustive()
+    fn make_writer(&'a self) -> Self::Writer {
+        self
     }
 }

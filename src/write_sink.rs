@@ -14,7 +14,19 @@ use crate::Sink;
 /// system calls as the writer allows: one, unless the writer accepts less
 /// than the whole batch (a full socket buffer, a pipe). Do not wrap `W` in a
 /// [`BufWriter`] for speed: the buffer already batches, and a `BufWriter`
-/// would only add a copy (and hold bytes back until it is flushed).
+/// holds small batches back until it is flushed, so a buffer's `flush()` or
+/// `close()` would return before the bytes reached the file (use
+/// [`WriteSink::flushing`] if you must).
+///
+/// # Blocking writers
+/// The sink is lossless: a writer that blocks (a socket whose peer stops
+/// reading) blocks the flusher, and once both halves of the buffer are full,
+/// every thread writing to the buffer and `close()` wait with it. Give
+/// sockets a write timeout ([`TcpStream::set_write_timeout`]) to turn a
+/// stuck peer into an error instead; the buffer then fails, and the batch
+/// may have been written in part.
+///
+/// [`TcpStream::set_write_timeout`]: std::net::TcpStream::set_write_timeout
 ///
 /// [`Buffer::with_writer`](crate::Buffer::with_writer) and
 /// [`AsyncBuffer::with_writer`](crate::AsyncBuffer::with_writer) build a

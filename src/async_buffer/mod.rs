@@ -265,15 +265,9 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
     }
 
     /// Whether writes can only fail from now on: the buffer was closed, or
-    /// the sink failed. One atomic load.
+    /// the sink failed.
     pub fn is_closed(&self) -> bool {
         self.front().engine.is_closed()
-    }
-
-    /// Why writes fail once [`is_closed`](Self::is_closed).
-    #[cfg(feature = "tracing")]
-    pub(crate) fn closed_error(&self) -> Error<S::Error> {
-        self.front().closed_error()
     }
 
     fn write_parts<P>(
