@@ -1,6 +1,6 @@
-//! A per-thread scratch vector for gathering one message before it is
-//! written as one contiguous run (`write!` on a byte buffer, a `tracing`
-//! event), so that gathering does not allocate once messages stop growing.
+//! A per-thread scratch vector in which `write!` on a byte buffer formats a
+//! whole message before writing it as one contiguous run, so that formatting
+//! does not allocate once messages stop growing.
 
 use std::cell::Cell;
 
