@@ -8,7 +8,7 @@ use crossbeam_utils::CachePadded;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use crate::Error;
-use crate::engine::{Engine, Flusher, Rejected};
+use crate::engine::{Engine, Flusher, Landing, Rejected};
 use crate::sink::{Sink, deliver};
 use crate::stats::Counters;
 use crate::sync::Mutex;
@@ -102,15 +102,15 @@ impl<T, S: Sink<T>> Front<T, S> {
     }
 
     /// Copies `parts` into the buffer as one contiguous run, calling
-    /// `when_full(n, index of the full slab)` each time they do not fit, or delivers them with the role
-    /// when they are too large for one batch. Returns the total, and whether
-    /// this write started a batch (made the active half non-empty).
+    /// `when_full(n, index of the full slab)` each time they do not fit, or
+    /// delivers them with the role when they are too large for one batch.
+    /// Returns the total, and where the write landed if it was buffered.
     pub(crate) fn write_parts<P>(
         &self,
         parts: &[P],
         slice: impl Fn(&P) -> &[T],
         mut when_full: impl FnMut(usize, usize) -> Result<(), Error<S::Error>>,
-    ) -> Result<(usize, bool), Error<S::Error>>
+    ) -> Result<(usize, Option<Landing>), Error<S::Error>>
     where
         T: Clone,
     {
@@ -120,12 +120,12 @@ impl<T, S: Sink<T>> Front<T, S> {
             .iter()
             .try_fold(0usize, |sum, p| sum.checked_add(slice(p).len()));
         let n = match total {
-            Some(0) => return Ok((0, false)),
+            Some(0) => return Ok((0, None)),
             Some(n) if n < self.engine.capacity() => n,
             _ => {
                 return self
                     .with_role(|role| self.write_unbuffered(role, parts, &slice))
-                    .map(|()| (total.unwrap_or(usize::MAX), false));
+                    .map(|()| (total.unwrap_or(usize::MAX), None));
             }
         };
         loop {
@@ -134,7 +134,9 @@ impl<T, S: Sink<T>> Front<T, S> {
                     for part in parts {
                         reservation.extend_from_slice(slice(part));
                     }
-                    return Ok((n, reservation.starts_batch()));
+                    let landing = reservation.landing();
+                    drop(reservation); // publish before the caller reports the landing
+                    return Ok((n, Some(landing)));
                 }
                 Err(Rejected::Full(index)) => when_full(n, index)?,
                 Err(Rejected::Closed) => return Err(self.closed_error()),

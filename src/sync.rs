@@ -17,13 +17,14 @@
 //!   the models small and exercises the parking path on every run.
 //! - [`Condvar::wait_timeout`] under loom returns at once as timed out (loom's
 //!   own never times out): a timeout may expire at any moment, so this is one
-//!   of the real behaviours, and models cannot hang on it.
+//!   of the real behaviours, and models cannot hang on it. [`Deadline`] reads
+//!   no clock under loom, so that every run of a model takes the same path.
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;
@@ -186,3 +187,34 @@ mod imp {
 }
 
 pub(crate) use imp::{AccessTracker, Condvar, Mutex, MutexGuard};
+
+/// A point in time to park until. Under loom, time does not pass: a
+/// deadline always has time left, and the timed park it bounds
+/// ([`Condvar::wait_timeout`]) times out at once, which keeps models
+/// deterministic (real clocks would make loom's runs diverge).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    #[cfg(not(loom))]
+    at: std::time::Instant,
+    #[cfg(loom)]
+    span: std::time::Duration,
+}
+
+impl Deadline {
+    pub(crate) fn after(span: std::time::Duration) -> Self {
+        Self {
+            #[cfg(not(loom))]
+            at: std::time::Instant::now() + span,
+            #[cfg(loom)]
+            span,
+        }
+    }
+
+    /// The time left, or `None` once the deadline has passed.
+    pub(crate) fn left(&self) -> Option<std::time::Duration> {
+        #[cfg(not(loom))]
+        return self.at.checked_duration_since(std::time::Instant::now());
+        #[cfg(loom)]
+        return Some(self.span);
+    }
+}

@@ -9,7 +9,7 @@ use std::fmt;
 
 pub use self::builder::Builder;
 use self::worker::Shared;
-use crate::engine::{Rejected, Reservation};
+use crate::engine::{Landing, Rejected, Reservation};
 use crate::front::Front;
 use crate::sink::Sink;
 use crate::sync::{Arc, JoinHandle, Mutex};
@@ -278,30 +278,27 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
     where
         T: Clone,
     {
-        let (n, starts_batch) = self
+        let (n, landing) = self
             .front()
             .write_parts(parts, slice, |n, _| self.wait_for_room(n))?;
-        if starts_batch {
-            self.wake_flusher();
+        if let Some(landing) = landing {
+            self.report(landing);
         }
         Ok(n)
     }
 
-    /// Fills a one-slot reservation and publishes it, waking the flusher if
-    /// this item starts a batch.
+    /// Fills a one-slot reservation, publishes it and reports it.
     fn push(&self, mut reservation: Reservation<'_, T>, item: T) {
         reservation.push(item);
-        let starts_batch = reservation.starts_batch();
+        let landing = reservation.landing();
         drop(reservation); // publish before waking the flusher
-        if starts_batch {
-            self.wake_flusher();
-        }
+        self.report(landing);
     }
 
-    /// Tells a sleeping flusher that a batch has started.
-    fn wake_flusher(&self) {
-        let state = self.shared.signal.lock();
-        self.shared.signal.wake_flusher(&state);
+    /// Wakes the flusher if it is parked waiting for a write like this one.
+    fn report(&self, landing: Landing) {
+        let mark = worker::mark(self.capacity());
+        self.shared.signal.report(landing, mark);
     }
 
     /// Waits until `n` items would fit (or the buffer closed), with the

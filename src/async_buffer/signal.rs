@@ -1,10 +1,23 @@
 //! How the flusher thread and the callers of an `AsyncBuffer` wake each other.
 //!
-//! Everything here is guarded by one mutex and two condition variables; it is
-//! touched once per batch or on slow paths (a full buffer, `flush`, `close`),
-//! never by an ordinary write that lands in a non-empty half.
+//! Everything here is guarded by one mutex and two condition variables, but
+//! for [`Want`], which writers read without the lock: a writer takes the lock
+//! only to wake a flusher parked for its write, or on slow paths (a full
+//! buffer, `flush`, `close`).
 
-use crate::sync::{Condvar, Mutex, MutexGuard};
+use crate::engine::Landing;
+use crate::sync::{AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, fence};
+
+/// What a parked flusher waits for, as announced in [`Signal::announce`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Want {
+    /// Not parked for a write (working, or waiting for a caller's request).
+    Nothing = 0,
+    /// A batch to start: parked while the buffer is empty.
+    Data = 1,
+    /// The batch to reach the mark: napping under sustained load.
+    Mark = 2,
+}
 
 /// The state behind the mutex.
 pub(super) struct State {
@@ -24,6 +37,9 @@ pub(super) struct State {
 
 pub(super) struct Signal {
     state: Mutex<State>,
+    /// A [`Want`], readable without the lock, so that writers take the lock
+    /// only to wake a flusher that waits for their write.
+    want: AtomicUsize,
     /// The flusher waits here for work.
     work: Condvar,
     /// Callers wait here for progress: room, a served flush, the exit.
@@ -41,6 +57,7 @@ impl Signal {
                 closing: false,
                 exited: false,
             }),
+            want: AtomicUsize::new(Want::Nothing as usize),
             work: Condvar::new(),
             progress: Condvar::new(),
         }
@@ -48,6 +65,47 @@ impl Signal {
 
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock()
+    }
+
+    /// The flusher, holding the lock, announces what it is about to park
+    /// for; it must then check for it before parking, and
+    /// [`retract`](Self::retract) once awake.
+    pub(super) fn announce(&self, want: Want) {
+        self.want.store(want as usize, Ordering::Relaxed);
+        // ORDERING: this SeqCst fence pairs with the one in `report`, between
+        // a writer's reservation and its load of `want`: either the
+        // flusher's check after this fence sees the reservation, or the
+        // writer's load sees this announcement and wakes the flusher (which
+        // it cannot do before the flusher parks: that takes the lock).
+        fence(Ordering::SeqCst);
+    }
+
+    /// The flusher no longer waits for a write.
+    pub(super) fn retract(&self) {
+        // ORDERING: Relaxed: a writer that still reads the old value only
+        // takes the lock and sends a notification nobody needs.
+        self.want.store(Want::Nothing as usize, Ordering::Relaxed);
+    }
+
+    /// A writer reports where its published write landed: if it started a
+    /// batch or took it across `mark`, and the flusher is parked for that,
+    /// wake it. Ordinary writes return at once.
+    pub(super) fn report(&self, landing: Landing, mark: usize) {
+        let (starts, crosses) = (landing.starts_batch(), landing.crosses(mark));
+        if !(starts || crosses) {
+            return;
+        }
+        // ORDERING: see `announce`; the reservation was made before this.
+        fence(Ordering::SeqCst);
+        let wanted = match self.want.load(Ordering::Relaxed) {
+            w if w == Want::Data as usize => true,
+            w if w == Want::Mark as usize => crosses,
+            _ => false,
+        };
+        if wanted {
+            let state = self.lock();
+            self.wake_flusher(&state);
+        }
     }
 
     /// Wakes the flusher if it is parked. Taking the lock orders this after a

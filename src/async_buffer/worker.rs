@@ -1,12 +1,12 @@
 //! The flusher thread: sleeps while there is nothing to do, lingers if asked
 //! to, swaps and delivers, and reports progress.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::signal::{Signal, State};
+use super::signal::{Signal, State, Want};
 use crate::front::Front;
 use crate::sink::Sink;
-use crate::sync::MutexGuard;
+use crate::sync::{Deadline, MutexGuard};
 
 /// What the flusher thread and the `AsyncBuffer` handle share.
 pub(super) struct Shared<T, S: Sink<T>> {
@@ -53,31 +53,58 @@ pub(super) fn run<T, S: Sink<T>>(shared: &Shared<T, S>) {
     }
 }
 
+/// How long a flusher under sustained load waits for the next batch to
+/// reach the mark (half the capacity) before flushing it anyway.
+pub(super) const NAP: Duration = Duration::from_micros(50);
+
+/// The batch length whose crossing ends the flusher's nap: half the
+/// capacity, so that writers still have the other half of the slab, and the
+/// whole spare slab, while the batch is in the sink.
+pub(super) fn mark(capacity: usize) -> usize {
+    capacity.div_ceil(2)
+}
+
 /// Parks until there is something to flush, a flush or close was asked for,
-/// or a writer is blocked; then lingers, if configured, for the batch to fill.
+/// or a writer is blocked; then lets the batch fill: for the linger time if
+/// one is configured, else, when data was already waiting (sustained load),
+/// until it reaches the mark or for [`NAP`] at most. An idle buffer's first
+/// write is flushed at once.
 fn wait_for_work<'a, T, S: Sink<T>>(
     shared: &Shared<T, S>,
     mut state: MutexGuard<'a, State>,
 ) -> MutexGuard<'a, State> {
     let urgent = |s: &State| s.closing || s.flush_requested > s.flush_served || s.writer_blocked;
-    // A writer that starts a batch locks the signal and wakes us after its
-    // items are in, so checking under the lock cannot miss it.
-    while !(urgent(&state) || shared.front.engine.has_data()) {
-        state = shared.signal.park_flusher(state);
+    let (signal, engine) = (&shared.signal, &shared.front.engine);
+    let mut parked = false;
+    while !urgent(&state) {
+        // A writer that starts a batch sees the announcement and wakes us,
+        // or we see its write here (see `Signal::announce`).
+        signal.announce(Want::Data);
+        if engine.has_data() {
+            break;
+        }
+        parked = true;
+        state = signal.park_flusher(state);
     }
-    if let Some(linger) = shared.linger {
-        let deadline = Instant::now() + linger;
-        while !urgent(&state) {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                break;
-            };
-            let (next, timed_out) = shared.signal.park_flusher_for(state, left);
-            state = next;
-            if timed_out {
-                break;
-            }
+    signal.retract();
+    let (deadline, want) = match shared.linger {
+        Some(linger) => (Deadline::after(linger), Want::Nothing),
+        None if !parked => (Deadline::after(NAP), Want::Mark),
+        None => return state,
+    };
+    let mark = mark(engine.capacity());
+    signal.announce(want);
+    while !urgent(&state) && !(want == Want::Mark && engine.active_len() >= mark) {
+        let Some(left) = deadline.left() else {
+            break;
+        };
+        let (next, timed_out) = signal.park_flusher_for(state, left);
+        state = next;
+        if timed_out {
+            break;
         }
     }
+    signal.retract();
     state
 }
 

@@ -246,10 +246,21 @@ impl<T, F> Engine<T, F> {
 
     /// Whether anything is waiting to be flushed (for a flusher deciding
     /// whether to sleep). A writer that makes an empty slab non-empty learns
-    /// it from [`Reservation::starts_batch`] and must then wake the flusher.
+    /// it from [`Landing::starts_batch`] and must then wake the flusher.
     pub(crate) fn has_data(&self) -> bool {
         let word = self.active_word();
         word & slab::CLOSED == 0 && slab::offset(word) > 0
+    }
+
+    /// How many slots of the active slab are reserved (0 while it is
+    /// sealed for a swap or closed: there is nothing to wait for).
+    pub(crate) fn active_len(&self) -> usize {
+        let word = self.active_word();
+        if word & (slab::SEALED | slab::CLOSED) == 0 {
+            slab::offset(word)
+        } else {
+            0
+        }
     }
 
     /// Whether the engine is closed for good (every reservation will fail).
@@ -280,6 +291,31 @@ impl<T, F> Drop for Engine<T, F> {
             // are closed (delivered batches were recycled to offset 0).
             unsafe { slab.drop_items(0..len) };
         }
+    }
+}
+
+/// Where a write landed in its slab: the batch's length before and after
+/// it. The write with `before == 0` started the batch, and the one that
+/// crosses a mark is the only one that does; so each event has exactly one
+/// writer responsible for reporting it (waking a flusher).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Landing {
+    pub(crate) before: usize,
+    pub(crate) after: usize,
+}
+
+impl Landing {
+    /// Whether this write started the batch (the slab was empty).
+    #[inline]
+    pub(crate) fn starts_batch(self) -> bool {
+        self.before == 0
+    }
+
+    /// Whether this write took the batch from below `mark` items to `mark`
+    /// or more.
+    #[inline]
+    pub(crate) fn crosses(self, mark: usize) -> bool {
+        self.before < mark && mark <= self.after
     }
 }
 
@@ -323,11 +359,13 @@ impl<T> Reservation<'_, T> {
         self.filled += items.len();
     }
 
-    /// Whether this reservation starts the slab's batch (the slab was empty):
-    /// its writer is the one that must wake a sleeping flusher.
+    /// Where this write lands in its slab's batch (see [`Landing`]).
     #[inline]
-    pub(crate) fn starts_batch(&self) -> bool {
-        self.start == 0
+    pub(crate) fn landing(&self) -> Landing {
+        Landing {
+            before: self.start,
+            after: self.start + self.len,
+        }
     }
 
     /// Appends one item.
