@@ -94,7 +94,8 @@ fn wait_for_work<'a, T, S: Sink<T>>(
     };
     let mark = mark(engine.capacity());
     signal.announce(want);
-    while !urgent(&state) && !(want == Want::Mark && engine.active_len() >= mark) {
+    let filled = || want == Want::Mark && engine.active_len() >= mark;
+    while !(urgent(&state) || filled()) {
         let Some(left) = deadline.left() else {
             break;
         };
