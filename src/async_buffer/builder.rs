@@ -55,7 +55,10 @@ impl Builder {
     /// After the first item of a batch, wait up to `linger` for the batch to
     /// fill before flushing it (as Kafka's `linger.ms`); a full buffer,
     /// `flush()` and `close()` cut the wait short. The default is no linger:
-    /// flush as soon as there is anything.
+    /// the first write into an idle buffer is flushed at once, and under
+    /// sustained load (a batch already waiting when the last one has been
+    /// delivered) the flusher lets it fill to half the capacity, for at most
+    /// 50 µs.
     pub fn linger(mut self, linger: Duration) -> Self {
         self.linger = Some(linger).filter(|d| !d.is_zero());
         self

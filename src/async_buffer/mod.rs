@@ -21,7 +21,9 @@ use crate::{Error, Stats, TryWriteError, WriteSink};
 /// Writers copy items in without taking a lock and return; the flusher
 /// thread sleeps while the buffer is empty, wakes when a batch starts, and
 /// hands each batch to the sink while writers fill the other half of the
-/// buffer.
+/// buffer. Under sustained load it lets each batch fill to half the
+/// capacity (for at most 50 µs) rather than flush a few items at a time;
+/// see [`Builder::linger`].
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
