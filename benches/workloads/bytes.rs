@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{Checksum, Contender, Entry, Tally, checksum};
+use super::{Checksum, Contender, Entry, Tally, check_bytes, checksum};
 
 /// Bytes per batch for every contender.
 pub const CAPACITY: usize = 64 * 1024;
@@ -38,12 +38,7 @@ fn verify<const SIZE: usize>(tally: &Tally, writers: usize, total: u64) {
     let sum: u64 = (0..writers)
         .map(|w| checksum(&message::<SIZE>(w)) * per_writer)
         .sum();
-    assert_eq!(
-        tally.seen(),
-        total * SIZE as u64,
-        "bytes lost or duplicated"
-    );
-    assert_eq!(tally.sum(), sum, "bytes corrupted");
+    check_bytes(tally, total * SIZE as u64, sum);
 }
 
 struct Mwsr<const SIZE: usize> {

@@ -33,9 +33,7 @@ pub fn entries() -> Vec<Entry> {
                     move |w| tx.send(item(w)).unwrap(),
                     move |tally| {
                         while let Ok(first) = rx.recv() {
-                            let (n, sum) =
-                                rx.try_iter().fold((1, first), |(n, s), v| (n + 1, s + v));
-                            tally.add(n, sum);
+                            tally_batch(tally, first, rx.try_iter());
                         }
                     },
                 )
@@ -73,8 +71,7 @@ pub fn entries() -> Vec<Entry> {
                     move |w| tx.send(item(w)).unwrap(),
                     move |tally| {
                         while let Ok(first) = rx.recv() {
-                            let (n, sum) = rx.drain().fold((1, first), |(n, s), v| (n + 1, s + v));
-                            tally.add(n, sum);
+                            tally_batch(tally, first, rx.drain());
                         }
                     },
                 )
@@ -91,9 +88,7 @@ pub fn entries() -> Vec<Entry> {
                     move |w| tx.send(item(w)).unwrap(),
                     move |tally| {
                         while let Ok(first) = rx.recv() {
-                            let (n, sum) =
-                                rx.try_iter().fold((1, first), |(n, s), v| (n + 1, s + v));
-                            tally.add(n, sum);
+                            tally_batch(tally, first, rx.try_iter());
                         }
                     },
                 )
@@ -104,6 +99,12 @@ pub fn entries() -> Vec<Entry> {
             build: |w| Arc::new(Disruptor::new(w)),
         },
     ]
+}
+
+/// Adds one drained batch, `first` and what came with it, to the tally.
+fn tally_batch(tally: &Tally, first: u64, rest: impl Iterator<Item = u64>) {
+    let (n, sum) = rest.fold((1, first), |(n, s), v| (n + 1, s + v));
+    tally.add(n, sum);
 }
 
 /// Writer `w`'s item.

@@ -261,6 +261,12 @@ impl mwsr::Sink<u8> for Checksum {
     }
 }
 
+/// Panics unless the tally saw exactly `bytes` bytes summing to `sum`.
+pub fn check_bytes(tally: &Tally, bytes: u64, sum: u64) {
+    assert_eq!(tally.seen(), bytes, "bytes lost or duplicated");
+    assert_eq!(tally.sum(), sum, "bytes corrupted");
+}
+
 /// The checksum every consumer computes over bytes.
 pub fn checksum(bytes: &[u8]) -> u64 {
     bytes.iter().map(|&b| u64::from(b)).sum()

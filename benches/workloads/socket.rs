@@ -13,7 +13,7 @@ use std::thread::{self, JoinHandle};
 use parking_lot::Mutex;
 
 use super::support::{CountingWriter, WriteCounts};
-use super::{Contender, Entry, Tally, checksum};
+use super::{Contender, Entry, Tally, check_bytes, checksum};
 
 pub const MESSAGE: usize = 128;
 /// Bytes per `AsyncBuffer` half.
@@ -138,8 +138,7 @@ impl Contender for Conn {
         let sum: u64 = (0..self.writers)
             .map(|w| checksum(&message(w)) * per_writer)
             .sum();
-        assert_eq!(self.tally.seen(), total * MESSAGE as u64, "bytes lost");
-        assert_eq!(self.tally.sum(), sum, "bytes corrupted");
+        check_bytes(&self.tally, total * MESSAGE as u64, sum);
     }
 
     fn write_calls(&self) -> Option<u64> {

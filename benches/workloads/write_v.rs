@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{Checksum, Contender, Entry, Piped, Tally, checksum};
+use super::{Checksum, Contender, Entry, Piped, Tally, check_bytes, checksum};
 
 /// Bytes per `AsyncBuffer` half.
 pub const CAPACITY: usize = 64 * 1024;
@@ -71,12 +71,7 @@ fn verify(tally: &Tally, writers: usize, total: u64) {
     let sum: u64 = (0..writers)
         .map(|w| parts(w).iter().map(|p| checksum(p)).sum::<u64>() * per_writer)
         .sum();
-    assert_eq!(
-        tally.seen(),
-        total * SIZE as u64,
-        "bytes lost or duplicated"
-    );
-    assert_eq!(tally.sum(), sum, "bytes corrupted");
+    check_bytes(tally, total * SIZE as u64, sum);
 }
 
 /// Drains `rx` in batches until every sender is gone.
