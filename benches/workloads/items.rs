@@ -26,11 +26,9 @@ pub fn entries() -> Vec<Entry> {
             name: "crossbeam-channel",
             build: |w| {
                 let (tx, rx) = crossbeam_channel::bounded(SLOTS);
-                Piped::build(
+                piped(
                     w,
-                    1,
-                    verify,
-                    move |w| tx.send(item(w)).unwrap(),
+                    move |v| tx.send(v).unwrap(),
                     move |tally| {
                         while let Ok(first) = rx.recv() {
                             tally_batch(tally, first, rx.try_iter());
@@ -43,11 +41,9 @@ pub fn entries() -> Vec<Entry> {
             name: "kanal drain_into",
             build: |w| {
                 let (tx, rx) = kanal::bounded(SLOTS);
-                Piped::build(
+                piped(
                     w,
-                    1,
-                    verify,
-                    move |w| tx.send(item(w)).unwrap(),
+                    move |v| tx.send(v).unwrap(),
                     move |tally| {
                         let mut batch = Vec::with_capacity(SLOTS);
                         while let Ok(first) = rx.recv() {
@@ -64,11 +60,9 @@ pub fn entries() -> Vec<Entry> {
             name: "flume drain",
             build: |w| {
                 let (tx, rx) = flume::bounded(SLOTS);
-                Piped::build(
+                piped(
                     w,
-                    1,
-                    verify,
-                    move |w| tx.send(item(w)).unwrap(),
+                    move |v| tx.send(v).unwrap(),
                     move |tally| {
                         while let Ok(first) = rx.recv() {
                             tally_batch(tally, first, rx.drain());
@@ -81,11 +75,9 @@ pub fn entries() -> Vec<Entry> {
             name: "std sync_channel",
             build: |w| {
                 let (tx, rx) = std::sync::mpsc::sync_channel(SLOTS);
-                Piped::build(
+                piped(
                     w,
-                    1,
-                    verify,
-                    move |w| tx.send(item(w)).unwrap(),
+                    move |v| tx.send(v).unwrap(),
                     move |tally| {
                         while let Ok(first) = rx.recv() {
                             tally_batch(tally, first, rx.try_iter());
@@ -99,6 +91,16 @@ pub fn entries() -> Vec<Entry> {
             build: |w| Arc::new(Disruptor::new(w)),
         },
     ]
+}
+
+/// A channel contender: `send` sends an item, `consume` drains the channel
+/// in the consumer thread.
+fn piped(
+    writers: usize,
+    send: impl Fn(u64) + Send + Sync + 'static,
+    consume: impl FnOnce(&Tally) + Send + 'static,
+) -> Arc<dyn Contender> {
+    Piped::build(writers, 1, verify, move |w| send(item(w)), consume)
 }
 
 /// Adds one drained batch, `first` and what came with it, to the tally.
