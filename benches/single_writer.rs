@@ -36,6 +36,7 @@ fn single_writer(c: &mut Criterion) {
     let mut floor_sum = 0u64;
     group.bench_function("floor: fetch_add + copy", |b| {
         b.iter(|| {
+            // ORDERING: AcqRel/Release, what a thread-safe reservation pays.
             let at = pos.fetch_add(MSG.len(), Ordering::AcqRel);
             if at + MSG.len() > CAPACITY {
                 consume(&mut floor_sum, &floor[..at]);

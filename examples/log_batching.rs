@@ -60,6 +60,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let logged = Arc::new(AtomicU64::new(0));
     let progress = Progress::start({
         let logged = logged.clone();
+        // ORDERING: Relaxed: a progress display, read while it changes.
         move || format!("{} lines logged", logged.load(Ordering::Relaxed))
     });
     let started = Instant::now();

@@ -106,6 +106,7 @@ fn run(
     let sent = Arc::new(AtomicU64::new(0));
     let progress = Progress::start({
         let sent = sent.clone();
+        // ORDERING: Relaxed: a progress display, read while it changes.
         move || format!("{} messages sent", sent.load(Ordering::Relaxed))
     });
     let started = Instant::now();

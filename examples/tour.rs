@@ -115,6 +115,7 @@ fn async_items_and_stats() {
     let total = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let sum = total.clone();
     let q = mwsr::AsyncBuffer::new(4096, move |batch: &[u64]| {
+        // ORDERING: Relaxed: read after `close()` joined the flusher thread.
         sum.fetch_add(
             batch.iter().sum::<u64>(),
             std::sync::atomic::Ordering::Relaxed,

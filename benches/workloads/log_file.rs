@@ -91,7 +91,7 @@ fn number(line: &mut [u8; LINE], mut seq: u64) {
 
 impl<S: Sink> Contender for Log<S> {
     fn write(&self, w: usize, count: u64) {
-        // Relaxed: only writer `w` touches its counter; rounds are ordered
+        // ORDERING: Relaxed: only writer `w` touches its counter; rounds are ordered
         // by the rig's barriers.
         let first = self.next_seq[w].fetch_add(count, Ordering::Relaxed);
         let mut line = template(w);

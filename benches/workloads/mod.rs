@@ -70,7 +70,7 @@ impl Rig {
                 thread::spawn(move || {
                     loop {
                         start.wait();
-                        // Relaxed: the barrier orders these with the main thread.
+                        // ORDERING: Relaxed: the barrier orders these with the main thread.
                         if stop.load(Ordering::Relaxed) {
                             return;
                         }
@@ -95,6 +95,7 @@ impl Rig {
     /// One round: every writer writes `per_writer` messages. Returns the
     /// time from releasing the writers until the consumer has seen them all.
     pub fn round(&mut self, per_writer: u64) -> Duration {
+        // ORDERING: Relaxed: the start barrier publishes it to the writers.
         self.per_writer.store(per_writer, Ordering::Relaxed);
         self.total += per_writer * self.writers as u64;
         let started = Instant::now();
@@ -121,6 +122,7 @@ impl Rig {
 
 impl Drop for Rig {
     fn drop(&mut self) {
+        // ORDERING: Relaxed: the start barrier publishes it to the writers.
         self.stop.store(true, Ordering::Relaxed);
         self.start.wait();
         for t in self.threads.drain(..) {
@@ -245,6 +247,8 @@ impl Tally {
     }
 
     pub fn sum(&self) -> u64 {
+        // ORDERING: Relaxed: each add to `sum` comes before a SeqCst add to
+        // `seen`, which the caller has read (in `wait_for` or `seen`).
         self.sum.load(Ordering::Relaxed)
     }
 }

@@ -74,7 +74,7 @@ impl<W> CountingWriter<W> {
 
 impl<W: Write> Write for CountingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // Relaxed: statistics, read after the writing thread is joined.
+        // ORDERING: Relaxed: statistics, read once the writes are done.
         self.counts.calls.fetch_add(1, Ordering::Relaxed);
         let n = self.inner.write(buf)?;
         self.counts.bytes.fetch_add(n as u64, Ordering::Relaxed);

@@ -93,7 +93,9 @@ fn wait_for_work<'a, T, S: Sink<T>>(
         None => return state,
     };
     let mark = mark(engine.capacity());
-    signal.announce(want);
+    if want != Want::Nothing {
+        signal.announce(want);
+    }
     let filled = || want == Want::Mark && engine.active_len() >= mark;
     while !(urgent(&state) || filled()) {
         let Some(left) = deadline.left() else {
