@@ -6,8 +6,10 @@
 //! ratios), with the min-max spread. Every round's output is verified.
 //!
 //! ```text
-//! cargo run --release --example compare [-- --reps 7 --round-ms 100]
+//! cargo run --release --example compare [-- --reps 7 --round-ms 100 --only N]
 //! ```
+//!
+//! `--only N` runs workload `N` alone (for profiling one of them).
 
 #[path = "../benches/workloads/mod.rs"]
 mod workloads;
@@ -18,6 +20,7 @@ use workloads::support::setting;
 use workloads::{Entry, Rig, median};
 
 struct Workload {
+    number: usize,
     title: &'static str,
     writers: usize,
     entries: Vec<Entry>,
@@ -34,6 +37,7 @@ struct Results {
 fn main() {
     let reps = setting("reps", 7);
     let round = Duration::from_millis(setting("round-ms", 100) as u64);
+    let only = setting("only", 0);
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -47,28 +51,40 @@ fn main() {
     );
     let workloads = [
         Workload {
+            number: 1,
             title: "1. bytes/sync, 64-byte messages, 2 writers",
             writers: 2,
             entries: workloads::bytes::entries::<64>(),
         },
         Workload {
+            number: 2,
             title: "2. items/async, single u64 items, 2 writers",
             writers: 2,
             entries: workloads::items::entries(),
         },
         Workload {
+            number: 4,
             title: "4. log to file, 100-byte lines, 2 writers",
             writers: 2,
             entries: workloads::log_file::entries(),
         },
         Workload {
+            number: 5,
             title: "5. socket coalescing, 128-byte messages, 4 writers",
             writers: 4,
             entries: workloads::socket::entries(),
         },
     ];
     let started = Instant::now();
-    for workload in &workloads {
+    let chosen: Vec<&Workload> = workloads
+        .iter()
+        .filter(|w| only == 0 || w.number == only)
+        .collect();
+    if chosen.is_empty() {
+        eprintln!("--only takes one of 1, 2, 4, 5, not {only}");
+        std::process::exit(2);
+    }
+    for workload in chosen {
         run(workload, reps, round);
     }
     println!("\n(total {:.0} s)", started.elapsed().as_secs_f64());

@@ -21,10 +21,10 @@
 //!   no clock under loom, so that every run of a model takes the same path.
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
+pub(crate) use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
+pub(crate) use loom::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;
@@ -62,6 +62,43 @@ pub(crate) fn spin_hint() {
     std::hint::spin_loop();
     #[cfg(loom)]
     loom::thread::yield_now();
+}
+
+/// Waiting, without a wake-up, for another thread to finish a step that
+/// takes no lock (copying items in): spins, then yields, then sleeps in
+/// short naps, so a wait on a preempted thread does not burn a core.
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    step: u32,
+}
+
+impl Backoff {
+    /// Yields after this many steps (spins before).
+    const YIELD_AFTER: u32 = SPIN_LIMIT;
+    /// Naps after this many steps (yields before).
+    const NAP_AFTER: u32 = SPIN_LIMIT + 16;
+    #[cfg(not(loom))]
+    const NAP: std::time::Duration = std::time::Duration::from_micros(20);
+
+    pub(crate) fn new() -> Self {
+        Self { step: 0 }
+    }
+
+    /// One step of the wait.
+    pub(crate) fn snooze(&mut self) {
+        if self.step < Self::YIELD_AFTER {
+            spin_hint();
+        } else if self.step < Self::NAP_AFTER {
+            yield_now();
+        } else {
+            #[cfg(not(loom))]
+            std::thread::sleep(Self::NAP);
+            // Time does not pass under loom: a nap is a yield.
+            #[cfg(loom)]
+            loom::thread::yield_now();
+        }
+        self.step = self.step.saturating_add(1);
+    }
 }
 
 #[cfg(not(loom))]

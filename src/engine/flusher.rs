@@ -38,8 +38,9 @@ impl<'a, T, F> Flusher<'a, T, F> {
 
     /// Whether a reservation of `n` slots would fit in the active slab now.
     pub(crate) fn has_room(&self, n: usize) -> bool {
-        let word = self.engine.slabs[self.active_index()].load();
-        word & slab::SEALED == 0 && slab::offset(word) + n <= self.engine.capacity()
+        let active = &self.engine.slabs[self.active_index()];
+        let word = active.load();
+        word & slab::SEALED == 0 && active.fits(word, n)
     }
 
     /// Whether the engine was closed for good.
@@ -61,13 +62,13 @@ impl<'a, T, F> Flusher<'a, T, F> {
             return None;
         }
         // Seal first, then open the spare: never two open slabs (invariant 1).
-        let len = slab::offset(slab.seal(0));
+        let sealed = slab.seal(0);
         engine.slabs[1 - active].activate();
         // ORDERING: Release pairs with writers' Acquire load of `active`,
         // so a writer that reads the new index also sees it activated.
         engine.active.store(1 - active, Ordering::Release);
         engine.notify_swapped();
-        self.take(active, len, consume)
+        self.take(active, sealed, consume)
     }
 
     /// Seals the engine for good and takes what was written so far, as
@@ -76,22 +77,22 @@ impl<'a, T, F> Flusher<'a, T, F> {
     pub(crate) fn close<R>(&mut self, consume: impl FnOnce(&[T], &mut F) -> R) -> Option<R> {
         let active = self.active_index();
         self.engine.slabs[1 - active].seal(CLOSED);
-        let len = slab::offset(self.engine.slabs[active].seal(CLOSED));
-        self.take(active, len, consume)
+        let sealed = self.engine.slabs[active].seal(CLOSED);
+        self.take(active, sealed, consume)
     }
 
+    /// Consumes sealed slab `index`, whose word was `sealed` when sealed.
     fn take<R>(
         &mut self,
         index: usize,
-        len: usize,
+        sealed: u64,
         consume: impl FnOnce(&[T], &mut F) -> R,
     ) -> Option<R> {
-        let engine = self.engine;
-        let slab = &engine.slabs[index];
-        engine.drain.wait(slab);
-        let len = slab.close_holes(len);
+        let slab = &self.engine.slabs[index];
+        slab.wait_committed(slab::reservations(sealed));
+        let len = slab.close_holes(slab::offset(sealed));
         let batch = Batch { slab, len };
-        // SAFETY: sealed with no writer in flight (waited above, Acquire), so
+        // SAFETY: sealed with every reservation committed (waited above), so
         // `0..len` holds initialised items and nobody else touches the slab
         // until it is recycled by `batch`'s drop, after this borrow ends.
         let items = unsafe { slab.items(batch.len) };

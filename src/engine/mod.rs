@@ -1,12 +1,12 @@
 //! The write/flush core shared by every buffer type: two preallocated slabs
-//! used as a double buffer, guarded by an *inverted* reader-writer protocol.
+//! used as a double buffer.
 //!
-//! Writers act as readers of the protocol: any number of them reserve ranges
-//! of the active slab at once (one compare-exchange on the slab's word, see
-//! [`slab`]) and copy their items in. The flusher acts as the writer of the
-//! protocol, but holds it only to *swap*: it seals the active slab, activates
-//! the spare, waits for the writers still copying into the sealed slab, and
-//! then hands the sealed batch to the sink while writers fill the other slab.
+//! Any number of writers reserve ranges of the active slab at once (one
+//! compare-exchange on the slab's word, see [`slab`]), copy their items in,
+//! and commit with a store to their reservation's mark. The flusher only
+//! *swaps*: it seals the active slab, activates the spare, waits for the
+//! marks of the sealed slab's reservations, and then hands the sealed batch to
+//! the sink while writers fill the other slab.
 //!
 //! Invariants the rest of the crate relies on:
 //! 1. At most one slab is unsealed at any time, and only the flusher role
@@ -18,7 +18,7 @@
 //!    old one, which is delivered first.)
 //! 2. A writer that finds a slab sealed tries the other one; between the seal
 //!    and the activation (a few instructions of the swapping thread, never a
-//!    sink call) it spins, then yields. Writers never wait for a sink call
+//!    sink call) it backs off ([`Backoff`]). Writers never wait for a sink call
 //!    while the other slab has room.
 //! 3. The spare slab is empty whenever the flusher role is free: a swap
 //!    delivers and recycles its batch before the role is released. Writers
@@ -35,10 +35,7 @@ use crossbeam_utils::CachePadded;
 pub(crate) use self::flusher::Flusher;
 pub(crate) use self::slab::MAX_CAPACITY;
 use self::slab::{Reserve, Slab};
-use crate::sync::{
-    AtomicUsize, Condvar, Mutex, Ordering, SPIN_LIMIT, ThreadId, current_thread, spin_hint,
-    yield_now,
-};
+use crate::sync::{AtomicUsize, Backoff, Condvar, Mutex, Ordering, ThreadId, current_thread};
 
 /// Why a reservation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,46 +62,11 @@ pub(crate) struct Engine<T, F> {
     holder: Mutex<Option<ThreadId>>,
     /// Signalled when the role is released and after each swap.
     role_or_swap: Condvar,
-    /// Where the flusher parks while writers finish copying into a sealed slab.
-    drain: DrainWait,
-}
-
-/// A parked flusher waiting for the writers in flight on a sealed slab.
-struct DrainWait {
-    lock: Mutex<()>,
-    done: Condvar,
-}
-
-impl DrainWait {
-    /// Parks until no writer is in flight on `slab` (which is sealed).
-    fn wait<T>(&self, slab: &Slab<T>) {
-        for _ in 0..SPIN_LIMIT {
-            if slab::writers(slab.load()) == 0 {
-                return;
-            }
-            spin_hint();
-        }
-        let mut guard = self.lock.lock();
-        slab.set(slab::WAITER);
-        while slab::writers(slab.load()) != 0 {
-            guard = self.done.wait(guard);
-        }
-        slab.clear(slab::WAITER);
-    }
-
-    /// Wakes the flusher parked in `wait`.
-    #[cold]
-    fn wake(&self) {
-        // Taking the lock orders this after the flusher's check-then-wait,
-        // so the notification cannot fall between them.
-        let _guard = self.lock.lock();
-        self.done.notify_one();
-    }
 }
 
 // SAFETY: the slots are the only non-`Sync` part. Writers write disjoint
 // reserved ranges; the flusher reads or drops a slab only after sealing it and
-// observing (with Acquire) that no writer is in flight; writers reuse slots
+// observing (with Acquire) every reservation's commit mark; writers reuse slots
 // only after an Acquire reservation that follows the flusher's Release
 // `activate`. So every slot access is exclusive, and items only move between
 // threads, which `T: Send` allows. `F` is only reached through `role`.
@@ -125,10 +87,6 @@ impl<T, F> Engine<T, F> {
             role: Mutex::new(state),
             holder: Mutex::new(None),
             role_or_swap: Condvar::new(),
-            drain: DrainWait {
-                lock: Mutex::new(()),
-                done: Condvar::new(),
-            },
         };
         engine.slabs[0].activate();
         engine
@@ -143,7 +101,7 @@ impl<T, F> Engine<T, F> {
     #[inline]
     pub(crate) fn reserve(&self, n: usize) -> Result<Reservation<'_, T>, Rejected> {
         debug_assert!(n >= 1 && n <= self.capacity());
-        let mut spins = 0u32;
+        let mut backoff = Backoff::new();
         // ORDERING: Acquire pairs with the flusher's Release store in `swap`,
         // so we try the slab it activated last. Only a hint: a stale index
         // finds its slab sealed, and the slab's own word decides.
@@ -151,10 +109,10 @@ impl<T, F> Engine<T, F> {
         loop {
             let slab = &self.slabs[index];
             match slab.try_reserve(n) {
-                Reserve::Reserved(start) => {
+                Reserve::Reserved { start, seq } => {
                     return Ok(Reservation {
-                        drain: &self.drain,
                         slab,
+                        seq,
                         start,
                         len: n,
                         filled: 0,
@@ -167,12 +125,7 @@ impl<T, F> Engine<T, F> {
                     // activating the other (invariant 2): try the other one,
                     // and back off while neither is open.
                     index = 1 - index;
-                    if spins >= SPIN_LIMIT {
-                        yield_now();
-                    } else {
-                        spin_hint();
-                    }
-                    spins = spins.saturating_add(1);
+                    backoff.snooze();
                 }
             }
         }
@@ -272,8 +225,10 @@ impl<T, F> Engine<T, F> {
     /// the active slab, a swap is under way (invariant 2), or the engine is
     /// closed.
     pub(crate) fn has_room_or_closed(&self, n: usize) -> bool {
-        let word = self.active_word();
-        word & slab::SEALED != 0 || slab::offset(word) + n <= self.capacity()
+        // ORDERING: Acquire, as in `reserve`.
+        let active = &self.slabs[self.active.load(Ordering::Acquire)];
+        let word = active.load();
+        word & slab::SEALED != 0 || active.fits(word, n)
     }
 
     /// Whether this thread holds the flusher role (is inside the sink).
@@ -327,8 +282,9 @@ pub(crate) struct Reentrant;
 /// were written than reserved (a `Clone` panicked), the range becomes a hole
 /// the flusher closes up, so the stream never shows part of a write.
 pub(crate) struct Reservation<'a, T> {
-    drain: &'a DrainWait,
     slab: &'a Slab<T>,
+    /// The reservation's number in its batch: which mark commits it.
+    seq: usize,
     start: usize,
     len: usize,
     filled: usize,
@@ -385,9 +341,7 @@ impl<T> Drop for Reservation<'_, T> {
         if self.filled != self.len {
             self.abandon();
         }
-        if self.slab.release() {
-            self.drain.wake();
-        }
+        self.slab.commit(self.seq);
     }
 }
 

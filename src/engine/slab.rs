@@ -1,13 +1,18 @@
-//! One preallocated slab of slots and the single atomic word that guards it.
+//! One preallocated slab of slots, the atomic word that hands out ranges of
+//! it, and one commit mark per reservation.
 //!
-//! The word packs everything writers and the flusher agree on, so a write
-//! costs two uncontended atomic operations on one cache line: a
-//! compare-exchange that reserves a range of slots *and* registers the writer,
-//! and a `fetch_sub` that deregisters it once the items are copied in.
+//! A write costs one atomic read-modify-write, on the slab's word: a
+//! compare-exchange that reserves a range of slots *and* takes the next
+//! reservation number. The writer then copies its items in and commits with a
+//! plain Release store to its own mark. The flusher, once it has sealed the
+//! slab, knows from the word how many reservations there were and waits for
+//! each of their marks. (A writer count in the word would cost every write a
+//! second read-modify-write on that contended cache line; the mark is a store
+//! that does not stall the writer.)
 //!
 //! ```text
-//!  63      62      61      60..32           31..0
-//! WAITER  CLOSED  SEALED  writers in flight  slots reserved (offset)
+//!  63      62      61      60..32                 31..0
+//!   -     CLOSED  SEALED  reservations so far   slots reserved (offset)
 //! ```
 //!
 //! - `SEALED`: writers may not reserve here. A spare slab stays sealed until
@@ -15,8 +20,6 @@
 //!   keeps batches in write order).
 //! - `CLOSED`: sealed for good (the buffer failed or was closed); a writer
 //!   that sees it stops retrying.
-//! - `WAITER`: the flusher parked waiting for the writers in flight to
-//!   finish; the last one to leave must wake it.
 
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
@@ -25,14 +28,22 @@ use std::ptr;
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{AccessTracker, AtomicU64, Mutex, Ordering};
+use crate::sync::{AccessTracker, AtomicU8, AtomicU64, Backoff, Mutex, Ordering};
 
-pub(super) const OFFSET_MASK: u64 = u32::MAX as u64;
-pub(super) const WRITER: u64 = 1 << 32;
-const WRITERS_MASK: u64 = ((1 << 29) - 1) << 32;
+const OFFSET_MASK: u64 = u32::MAX as u64;
+const RESERVATION: u64 = 1 << 32;
+const RESERVATIONS_MASK: u64 = ((1 << 29) - 1) << 32;
+/// The most reservations one batch can count (and so hold).
+const MAX_RESERVATIONS: usize = (1 << 29) - 1;
 pub(super) const SEALED: u64 = 1 << 61;
 pub(super) const CLOSED: u64 = 1 << 62;
-pub(super) const WAITER: u64 = 1 << 63;
+
+/// A mark's value while its reservation is being written, and after the
+/// flusher has consumed it.
+const OPEN: u8 = 0;
+/// A mark's value once its writer is done (its items are in place, or its
+/// range was recorded as a hole).
+const COMMITTED: u8 = 1;
 
 /// The largest capacity the packed word can count.
 pub(crate) const MAX_CAPACITY: usize = OFFSET_MASK as usize;
@@ -42,16 +53,18 @@ pub(super) fn offset(state: u64) -> usize {
     (state & OFFSET_MASK) as usize
 }
 
+/// How many reservations were taken in the word's batch.
 #[inline]
-pub(super) fn writers(state: u64) -> u64 {
-    (state & WRITERS_MASK) >> 32
+pub(super) fn reservations(state: u64) -> usize {
+    ((state & RESERVATIONS_MASK) >> 32) as usize
 }
 
 /// What a reservation attempt on one slab found.
 pub(super) enum Reserve {
-    /// Slots `start..start + n` are this writer's.
-    Reserved(usize),
-    /// Not enough room left.
+    /// Slots `start..start + n` are this writer's, and mark `seq` is the one
+    /// it commits them with.
+    Reserved { start: usize, seq: usize },
+    /// Not enough room (or reservation numbers) left.
     Full,
     /// Not the active slab (a swap is under way, or the caller's index is stale).
     Sealed,
@@ -66,6 +79,10 @@ pub(super) struct Slab<T> {
     cells: Box<[UnsafeCell<MaybeUninit<T>>]>,
     /// One per slot; zero-sized unless under loom (see `crate::sync`).
     trackers: Box<[AccessTracker]>,
+    /// Mark `i` tells whether reservation `i` of the batch is committed.
+    /// Each reservation holds at least one slot, so one mark per slot (up to
+    /// `MAX_RESERVATIONS`) is enough.
+    marks: Box<[AtomicU8]>,
     /// Ranges reserved by writers whose `Clone` panicked mid-copy: they hold
     /// no items, and the flusher closes them up before delivering. Cold path.
     holes: Mutex<Vec<Range<usize>>>,
@@ -80,15 +97,17 @@ impl<T> Slab<T> {
                 .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
                 .collect(),
             trackers: (0..capacity).map(|_| AccessTracker::new()).collect(),
+            marks: (0..capacity.min(MAX_RESERVATIONS))
+                .map(|_| AtomicU8::new(OPEN))
+                .collect(),
             holes: Mutex::new(Vec::new()),
         }
     }
 
-    /// Tries to reserve `n` slots (`1 <= n <= capacity`) and register as a
-    /// writer in one step.
+    /// Tries to reserve `n` slots (`1 <= n <= capacity`) and take the next
+    /// reservation number in one step.
     #[inline]
     pub(super) fn try_reserve(&self, n: usize) -> Reserve {
-        let capacity = self.cells.len() as u64;
         // ORDERING: Acquire (here and on a failed compare-exchange): if we see
         // `SEALED`, we synchronise with the flusher's Release `seal`; see
         // there. (Acquire loads are free on x86.)
@@ -100,45 +119,71 @@ impl<T> Slab<T> {
             if cur & SEALED != 0 {
                 return Reserve::Sealed;
             }
-            let start = cur & OFFSET_MASK;
-            if start + n as u64 > capacity {
+            if !self.fits(cur, n) {
                 return Reserve::Full;
             }
+            let (start, seq) = (offset(cur), reservations(cur));
             // ORDERING: Acquire on success pairs with the Release store in
             // `activate`, so the flusher's last reads and drops of these slots
             // (from the batch before) happen before this writer overwrites
             // them. Acquire on failure: see the load above.
             match self.state.compare_exchange_weak(
                 cur,
-                cur + n as u64 + WRITER,
+                cur + n as u64 + RESERVATION,
                 Ordering::Acquire,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return Reserve::Reserved(start as usize),
+                Ok(_) => {
+                    return Reserve::Reserved {
+                        start: start as usize,
+                        seq,
+                    };
+                }
                 Err(actual) => cur = actual,
             }
         }
     }
 
-    /// Deregisters a writer whose items are all in place. Returns whether it
-    /// was the last writer and the flusher is parked waiting for it.
+    /// Commits reservation `seq`: its items are in place (or its range was
+    /// recorded as a hole). The writer touches the slab no more.
     #[inline]
-    pub(super) fn release(&self) -> bool {
+    pub(super) fn commit(&self, seq: usize) {
         // ORDERING: Release publishes this writer's slot writes (and any hole
-        // it recorded) to the flusher, whose Acquire `load` (waiting for
-        // writers) or `seal` reads this value or a later one in the same RMW
-        // chain.
-        let prev = self.state.fetch_sub(WRITER, Ordering::Release);
-        writers(prev) == 1 && prev & WAITER != 0
+        // it recorded) to the flusher's Acquire load in `wait_committed`.
+        self.marks[seq].store(COMMITTED, Ordering::Release);
+    }
+
+    /// Waits until the first `count` reservations (all of a sealed batch) are
+    /// committed, and opens their marks for the slab's next batch. Flusher
+    /// only.
+    ///
+    /// There is no wake-up: a writer holds a reservation only while it copies
+    /// its items in (no lock, no sink call), so the wait is short unless the
+    /// writer was preempted, and it backs off from spinning to sleeping.
+    /// Writers thus never check for a waiting flusher.
+    pub(super) fn wait_committed(&self, count: usize) {
+        for mark in &self.marks[..count] {
+            let mut backoff = Backoff::new();
+            // ORDERING: Acquire pairs with the writer's Release in `commit`:
+            // its slot writes (and hole) are visible once we see the mark.
+            while mark.load(Ordering::Acquire) != COMMITTED {
+                backoff.snooze();
+            }
+            // ORDERING: Relaxed: the slab is sealed, so no writer touches the
+            // mark until `activate`'s Release (paired with the writer's
+            // Acquire reservation) publishes this store.
+            mark.store(OPEN, Ordering::Relaxed);
+        }
     }
 
     /// Seals the slab (adding `extra` bits, e.g. `CLOSED`); returns the word
     /// as it was, whose offset is the final length of the batch.
     pub(super) fn seal(&self, extra: u64) -> u64 {
-        // ORDERING: AcqRel. Acquire: if no writer is in flight, their
-        // released slot writes are visible to us. Release: a writer whose
-        // reservation sees `SEALED` (with Acquire) then sees everything the
-        // flusher did before, e.g. recycling the slab it will activate next.
+        // ORDERING: AcqRel. Acquire: we read the reservation count that
+        // `wait_committed` needs (the slot writes themselves are published by
+        // the marks). Release: a writer whose reservation sees `SEALED` (with
+        // Acquire) then sees everything the flusher did before, e.g.
+        // recycling the slab it will activate next.
         self.state.fetch_or(SEALED | extra, Ordering::AcqRel)
     }
 
@@ -151,40 +196,34 @@ impl<T> Slab<T> {
     }
 
     /// Marks the slab empty and sealed again after its batch was consumed,
-    /// keeping `CLOSED` if it was set. Flusher only, with no writer in flight.
+    /// keeping `CLOSED` if it was set. Flusher only, with every reservation
+    /// committed.
     pub(super) fn recycle(&self) {
-        // ORDERING: only the flusher writes the word while it is sealed with
-        // no writers, so a Relaxed read of our own last value is exact.
+        // ORDERING: only the flusher writes the word while it is sealed, so a
+        // Relaxed read of our own last value is exact.
         let closed = self.state.load(Ordering::Relaxed) & CLOSED;
         // ORDERING: Release, as in `activate` (a later `activate` overwrites
         // this anyway; this keeps the chain ordered after our drops).
         self.state.store(SEALED | closed, Ordering::Release);
     }
 
-    /// Sets bits (`WAITER`) without touching the rest.
-    pub(super) fn set(&self, bits: u64) {
-        // ORDERING: Relaxed: the flusher re-reads the word after this under
-        // the park mutex; the RMW's place in the word's modification order is
-        // what decides whether a leaving writer sees `WAITER`.
-        self.state.fetch_or(bits, Ordering::Relaxed);
-    }
-
-    /// Clears bits (`WAITER`) without touching the rest.
-    pub(super) fn clear(&self, bits: u64) {
-        // ORDERING: Relaxed: only the flusher reads WAITER's absence.
-        self.state.fetch_and(!bits, Ordering::Relaxed);
-    }
-
     /// The current word, for the flusher's checks.
     pub(super) fn load(&self) -> u64 {
-        // ORDERING: Acquire: when this shows no writers in flight, their
-        // Release in `release` makes their slot writes visible.
+        // ORDERING: Acquire, as in `try_reserve` (writers check for room
+        // with it too); the slot writes are published by the marks.
         self.state.load(Ordering::Acquire)
     }
 
     #[inline]
     pub(super) fn capacity(&self) -> usize {
         self.cells.len()
+    }
+
+    /// Whether a reservation of `n` slots fits in the batch whose word is
+    /// `state` (room, and a reservation number, left), ignoring the flags.
+    #[inline]
+    pub(super) fn fits(&self, state: u64, n: usize) -> bool {
+        offset(state) + n <= self.cells.len() && reservations(state) < self.marks.len()
     }
 
     /// Raw pointer to slot `i` (may be one past the end).
@@ -215,7 +254,7 @@ impl<T> Slab<T> {
     }
 
     /// Moves the items of `0..len` together over any holes; returns the new
-    /// length. Flusher only, with no writer in flight.
+    /// length. Flusher only, with every reservation committed.
     pub(super) fn close_holes(&self, len: usize) -> usize {
         let mut holes = self.holes.lock();
         if holes.is_empty() {
@@ -226,8 +265,8 @@ impl<T> Slab<T> {
         for hole in holes.drain(..) {
             let run = hole.start - from;
             // SAFETY: `from..hole.start` holds initialised items (holes are
-            // disjoint and within `0..len`), `to <= from`, and no writer is in
-            // flight, so we have exclusive access; `ptr::copy` allows overlap.
+            // disjoint and within `0..len`), `to <= from`, and every writer
+            // has committed, so we have exclusive access; `ptr::copy` allows overlap.
             unsafe { ptr::copy(self.slot(from), self.slot(to), run) };
             to += run;
             from = hole.end;
