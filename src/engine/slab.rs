@@ -134,10 +134,7 @@ impl<T> Slab<T> {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    return Reserve::Reserved {
-                        start: start as usize,
-                        seq,
-                    };
+                    return Reserve::Reserved { start, seq };
                 }
                 Err(actual) => cur = actual,
             }
