@@ -75,6 +75,9 @@ pub(crate) struct Backoff {
 impl Backoff {
     /// Yields after this many steps (spins before).
     const YIELD_AFTER: u32 = SPIN_LIMIT;
+    /// The longest spin after a lost race is `2^RACE_CAP` hints.
+    #[cfg(not(loom))]
+    const RACE_CAP: u32 = 6;
     /// Naps after this many steps (yields before).
     const NAP_AFTER: u32 = SPIN_LIMIT + 16;
     #[cfg(not(loom))]
@@ -82,6 +85,21 @@ impl Backoff {
 
     pub(crate) fn new() -> Self {
         Self { step: 0 }
+    }
+
+    /// After losing a race for a contended cache line (a failed
+    /// compare-exchange): spins twice as long as the last time, up to a
+    /// cap, so the winner can do a few more operations on the line before
+    /// it bounces back. Without it two writers hammering one word fail about
+    /// every other attempt, and each failure costs a cache-line transfer.
+    #[inline]
+    pub(crate) fn lose_race(&mut self) {
+        // Nothing to wait for under loom: the race's winner has made progress.
+        #[cfg(not(loom))]
+        for _ in 0..1u32 << self.step.min(Self::RACE_CAP) {
+            std::hint::spin_loop();
+        }
+        self.step = self.step.saturating_add(1);
     }
 
     /// One step of the wait.

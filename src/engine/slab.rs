@@ -33,8 +33,12 @@ use crate::sync::{AccessTracker, AtomicU8, AtomicU64, Backoff, Mutex, Ordering};
 const OFFSET_MASK: u64 = u32::MAX as u64;
 const RESERVATION: u64 = 1 << 32;
 const RESERVATIONS_MASK: u64 = ((1 << 29) - 1) << 32;
-/// The most reservations one batch can count (and so hold).
-const MAX_RESERVATIONS: usize = (1 << 29) - 1;
+/// The most reservations one batch can count (and so hold): below the
+/// field's limit, and a multiple of `STRIPES`.
+const MAX_RESERVATIONS: usize = (1 << 29) - STRIPES;
+/// Consecutive reservations' marks lie this many stripes apart (see
+/// [`Slab::mark`]).
+const STRIPES: usize = 8;
 pub(super) const SEALED: u64 = 1 << 61;
 pub(super) const CLOSED: u64 = 1 << 62;
 
@@ -97,7 +101,7 @@ impl<T> Slab<T> {
                 .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
                 .collect(),
             trackers: (0..capacity).map(|_| AccessTracker::new()).collect(),
-            marks: (0..capacity.min(MAX_RESERVATIONS))
+            marks: (0..capacity.min(MAX_RESERVATIONS).next_multiple_of(STRIPES))
                 .map(|_| AtomicU8::new(OPEN))
                 .collect(),
             holes: Mutex::new(Vec::new()),
@@ -112,6 +116,7 @@ impl<T> Slab<T> {
         // `SEALED`, we synchronise with the flusher's Release `seal`; see
         // there. (Acquire loads are free on x86.)
         let mut cur = self.state.load(Ordering::Acquire);
+        let mut contention = Backoff::new();
         loop {
             if cur & CLOSED != 0 {
                 return Reserve::Closed;
@@ -136,7 +141,10 @@ impl<T> Slab<T> {
                 Ok(_) => {
                     return Reserve::Reserved { start, seq };
                 }
-                Err(actual) => cur = actual,
+                Err(actual) => {
+                    cur = actual;
+                    contention.lose_race();
+                }
             }
         }
     }
@@ -147,7 +155,7 @@ impl<T> Slab<T> {
     pub(super) fn commit(&self, seq: usize) {
         // ORDERING: Release publishes this writer's slot writes (and any hole
         // it recorded) to the flusher's Acquire load in `wait_committed`.
-        self.marks[seq].store(COMMITTED, Ordering::Release);
+        self.mark(seq).store(COMMITTED, Ordering::Release);
     }
 
     /// Waits until the first `count` reservations (all of a sealed batch) are
@@ -159,7 +167,7 @@ impl<T> Slab<T> {
     /// writer was preempted, and it backs off from spinning to sleeping.
     /// Writers thus never check for a waiting flusher.
     pub(super) fn wait_committed(&self, count: usize) {
-        for mark in &self.marks[..count] {
+        for mark in (0..count).map(|seq| self.mark(seq)) {
             let mut backoff = Backoff::new();
             // ORDERING: Acquire pairs with the writer's Release in `commit`:
             // its slot writes (and hole) are visible once we see the mark.
@@ -209,6 +217,16 @@ impl<T> Slab<T> {
         // ORDERING: Acquire, as in `try_reserve` (writers check for room
         // with it too); the slot writes are published by the marks.
         self.state.load(Ordering::Acquire)
+    }
+
+    /// Reservation `seq`'s mark. Consecutive reservations (mostly different
+    /// writers) get marks in different stripes of the array, so in different
+    /// cache lines: writers committing at once do not pass one line back and
+    /// forth. (The flusher reads the stripes in turn; the array stays small.)
+    #[inline]
+    fn mark(&self, seq: usize) -> &AtomicU8 {
+        let stripe_len = self.marks.len() / STRIPES;
+        &self.marks[(seq % STRIPES) * stripe_len + seq / STRIPES]
     }
 
     #[inline]
