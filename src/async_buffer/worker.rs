@@ -66,9 +66,10 @@ pub(super) fn mark(capacity: usize) -> usize {
 
 /// Parks until there is something to flush, a flush or close was asked for,
 /// or a writer is blocked; then lets the batch fill: for the linger time if
-/// one is configured, else, when data was already waiting (sustained load),
-/// until it reaches the mark or for [`NAP`] at most. An idle buffer's first
-/// write is flushed at once.
+/// one is configured, else, when several writes were already waiting
+/// (sustained load: the writers outpace the sink), until it reaches the
+/// mark or for [`NAP`] at most. A single waiting write is flushed at once,
+/// so sparse writes never wait for the nap.
 fn wait_for_work<'a, T, S: Sink<T>>(
     shared: &Shared<T, S>,
     mut state: MutexGuard<'a, State>,
@@ -89,7 +90,7 @@ fn wait_for_work<'a, T, S: Sink<T>>(
     signal.retract();
     let (deadline, want) = match shared.linger {
         Some(linger) => (Deadline::after(linger), Want::Nothing),
-        None if !parked => (Deadline::after(NAP), Want::Mark),
+        None if !parked && engine.active_writes() > 1 => (Deadline::after(NAP), Want::Mark),
         None => return state,
     };
     let mark = mark(engine.capacity());

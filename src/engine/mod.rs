@@ -205,15 +205,22 @@ impl<T, F> Engine<T, F> {
         word & slab::CLOSED == 0 && slab::offset(word) > 0
     }
 
-    /// How many slots of the active slab are reserved (0 while it is
-    /// sealed for a swap or closed: there is nothing to wait for).
-    pub(crate) fn active_len(&self) -> usize {
+    /// The active slab's word while it takes writes; `None` while it is
+    /// sealed for a swap or closed (there is nothing to wait for).
+    fn open_word(&self) -> Option<u64> {
         let word = self.active_word();
-        if word & (slab::SEALED | slab::CLOSED) == 0 {
-            slab::offset(word)
-        } else {
-            0
-        }
+        (word & (slab::SEALED | slab::CLOSED) == 0).then_some(word)
+    }
+
+    /// How many slots of the active slab are reserved (0 unless it is open).
+    pub(crate) fn active_len(&self) -> usize {
+        self.open_word().map_or(0, slab::offset)
+    }
+
+    /// How many writes reserved slots in the active slab (0 unless it is
+    /// open).
+    pub(crate) fn active_writes(&self) -> usize {
+        self.open_word().map_or(0, slab::reservations)
     }
 
     /// Whether the engine is closed for good (every reservation will fail).
