@@ -6,15 +6,15 @@
 //! interleaving of this crate's protocol. Nothing else in the crate imports a
 //! synchronisation primitive directly.
 //!
-//! The loom-only differences are kept to three small, documented points:
+//! The loom-only differences are kept to a few small, documented points:
 //! - [`Mutex`] and [`Condvar`] wrap loom's with `parking_lot`'s non-poisoning
 //!   shape (as tokio's `loom/mocked.rs` does).
 //! - [`AccessTracker`] is a zero-sized no-op normally; under loom it is one
 //!   `loom::cell::UnsafeCell<()>` per slot, touched on every read and write of
 //!   that slot, so loom checks each slot's accesses for races while the data
 //!   itself stays in one contiguous allocation the sink can see as `&[T]`.
-//! - [`SPIN_LIMIT`] is 0 under loom: waits go straight to parking, which keeps
-//!   the models small and exercises the parking path on every run.
+//! - [`Backoff`] yields on every step under loom (no spinning, no sleeping),
+//!   which keeps the models small, and does not spin after a lost race.
 //! - [`Condvar::wait_timeout`] under loom returns at once as timed out (loom's
 //!   own never times out): a timeout may expire at any moment, so this is one
 //!   of the real behaviours, and models cannot hang on it. [`Deadline`] reads
@@ -40,30 +40,6 @@ pub(crate) use loom::thread::{
     Builder as ThreadBuilder, JoinHandle, ThreadId, current as current_thread,
 };
 
-/// How many times a waiter spins before it parks.
-#[cfg(not(loom))]
-pub(crate) const SPIN_LIMIT: u32 = 64;
-#[cfg(loom)]
-pub(crate) const SPIN_LIMIT: u32 = 0;
-
-/// Lets other threads run (a spin-wait that went on too long).
-#[inline]
-pub(crate) fn yield_now() {
-    #[cfg(not(loom))]
-    std::thread::yield_now();
-    #[cfg(loom)]
-    loom::thread::yield_now();
-}
-
-/// One step of a short spin-wait.
-#[inline]
-pub(crate) fn spin_hint() {
-    #[cfg(not(loom))]
-    std::hint::spin_loop();
-    #[cfg(loom)]
-    loom::thread::yield_now();
-}
-
 /// Waiting, without a wake-up, for another thread to finish a step that
 /// takes no lock (copying items in): spins, then yields, then sleeps in
 /// short naps, so a wait on a preempted thread does not burn a core.
@@ -73,13 +49,15 @@ pub(crate) struct Backoff {
 }
 
 impl Backoff {
-    /// Yields after this many steps (spins before).
-    const YIELD_AFTER: u32 = SPIN_LIMIT;
+    /// Spins before yielding.
+    #[cfg(not(loom))]
+    const SPIN_LIMIT: u32 = 64;
     /// The longest spin after a lost race is `2^RACE_CAP` hints.
     #[cfg(not(loom))]
     const RACE_CAP: u32 = 6;
-    /// Naps after this many steps (yields before).
-    const NAP_AFTER: u32 = SPIN_LIMIT + 16;
+    /// Naps after this many steps (spins, then yields, before).
+    #[cfg(not(loom))]
+    const NAP_AFTER: u32 = Self::SPIN_LIMIT + 16;
     #[cfg(not(loom))]
     const NAP: std::time::Duration = std::time::Duration::from_micros(20);
 
@@ -104,17 +82,18 @@ impl Backoff {
 
     /// One step of the wait.
     pub(crate) fn snooze(&mut self) {
-        if self.step < Self::YIELD_AFTER {
-            spin_hint();
+        #[cfg(not(loom))]
+        if self.step < Self::SPIN_LIMIT {
+            std::hint::spin_loop();
         } else if self.step < Self::NAP_AFTER {
-            yield_now();
+            std::thread::yield_now();
         } else {
-            #[cfg(not(loom))]
             std::thread::sleep(Self::NAP);
-            // Time does not pass under loom: a nap is a yield.
-            #[cfg(loom)]
-            loom::thread::yield_now();
         }
+        // Under loom every step is a yield: time does not pass, and a
+        // spinning thread must let the others run.
+        #[cfg(loom)]
+        loom::thread::yield_now();
         self.step = self.step.saturating_add(1);
     }
 }

@@ -8,12 +8,12 @@ use loom::sync::{Arc, Mutex};
 pub type Seen<T> = Arc<Mutex<Vec<Vec<T>>>>;
 
 /// A sink that records its batches, and the record.
-pub fn recording<T: Clone>() -> (
+pub fn recording<T>() -> (
     Seen<T>,
     impl FnMut(&[T]) -> Result<(), &'static str> + Send + 'static,
 )
 where
-    T: Send + 'static,
+    T: Clone + Send + 'static,
 {
     let seen: Seen<T> = Arc::new(Mutex::new(Vec::new()));
     let sink_seen = seen.clone();
