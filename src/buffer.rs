@@ -62,8 +62,9 @@ pub struct Buffer<T, S: Sink<T>> {
 }
 
 impl<T, S: Sink<T>> Buffer<T, S> {
-    /// A buffer of `capacity` items (two halves of `capacity` slots are
-    /// allocated up front) that hands its batches to `sink`.
+    /// A buffer of `capacity` items that hands its batches to `sink`. Two
+    /// halves of `capacity` slots are allocated up front, each with one byte
+    /// of bookkeeping per slot.
     ///
     /// # Panics
     /// If `capacity` is 0, or above `u32::MAX` items.

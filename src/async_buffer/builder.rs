@@ -46,7 +46,8 @@ impl Builder {
     }
 
     /// The most items one batch holds (default [`Self::DEFAULT_CAPACITY`]).
-    /// Two halves of this many slots are allocated up front.
+    /// Two halves of this many slots are allocated up front, each with one
+    /// byte of bookkeeping per slot.
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity;
         self
