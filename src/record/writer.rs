@@ -1,0 +1,271 @@
+//! Framing records into blocks and chunks.
+
+use std::io::{self, Write};
+
+use super::{BLOCK_SIZE, HEADER_SIZE, chunk, chunk_checksum};
+
+/// Frames records in the LevelDB log format and writes them to `W`.
+///
+/// Each chunk is handed to `W` as a header write and a payload write, so an
+/// unbuffered file or socket wants a [`BufWriter`](std::io::BufWriter) in
+/// between.
+///
+/// ```
+/// use mwsr::record::Writer;
+///
+/// let mut log = Writer::new(Vec::new());
+/// let first = log.write_record(b"hello")?;
+/// let second = log.write_record(b"world")?;
+/// assert_eq!((first, second), (0, 12)); // 7-byte header + 5 bytes
+/// assert_eq!(log.last_record_offset()?, 12);
+/// assert_eq!(log.into_inner().len(), 24);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Writer<W: Write> {
+    inner: W,
+    /// The offset in the stream of the next byte written.
+    offset: u64,
+    /// Where the last complete record started, if any.
+    last_record: Option<u64>,
+}
+
+impl<W: Write> Writer<W> {
+    /// A writer at the start of a new log.
+    pub fn new(inner: W) -> Self {
+        Self::at_offset(inner, 0)
+    }
+
+    /// A writer that appends to an existing log of `len` bytes, `inner`
+    /// being positioned at its end (as LevelDB's writer does with its
+    /// `dest_length`): block boundaries stay where the existing log has them.
+    pub fn at_offset(inner: W, len: u64) -> Self {
+        Self {
+            inner,
+            offset: len,
+            last_record: None,
+        }
+    }
+
+    /// Writes one record; returns its offset in the stream (that of its
+    /// first chunk's header, after any trailer it skipped).
+    ///
+    /// # Errors
+    /// What `W` returns. The stream then holds part of the record; a
+    /// tolerant reader skips it.
+    pub fn write_record(&mut self, record: &[u8]) -> io::Result<u64> {
+        let mut left = record;
+        let mut start = None;
+        loop {
+            let room = BLOCK_SIZE - self.block_offset();
+            if room < HEADER_SIZE {
+                // The trailer: too little room for a header.
+                self.inner.write_all(&[0; HEADER_SIZE][..room])?;
+                self.offset += room as u64;
+            }
+            let begin = start.is_none();
+            let at = *start.get_or_insert(self.offset);
+            let avail = BLOCK_SIZE - self.block_offset() - HEADER_SIZE;
+            let (piece, rest) = left.split_at(left.len().min(avail));
+            let end = rest.is_empty();
+            let kind = match (begin, end) {
+                (true, true) => chunk::FULL,
+                (true, false) => chunk::FIRST,
+                (false, false) => chunk::MIDDLE,
+                (false, true) => chunk::LAST,
+            };
+            self.emit(kind, piece)?;
+            left = rest;
+            if end {
+                self.last_record = Some(at);
+                return Ok(at);
+            }
+        }
+    }
+
+    /// The offset of the last record written.
+    ///
+    /// # Errors
+    /// `InvalidInput` if no record was written yet.
+    pub fn last_record_offset(&self) -> io::Result<u64> {
+        self.last_record.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "mwsr::record: no record was written yet",
+            )
+        })
+    }
+
+    /// The offset in the stream of the next byte to be written.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Flushes `W`.
+    ///
+    /// # Errors
+    /// What `W::flush` returns.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+
+    /// The inner writer.
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
+    /// The inner writer, mutably. Writing to it directly corrupts the log.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
+    /// Gives the inner writer back (not flushed: see [`flush`](Self::flush)).
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+
+    fn block_offset(&self) -> usize {
+        (self.offset % BLOCK_SIZE as u64) as usize
+    }
+
+    fn emit(&mut self, kind: u8, payload: &[u8]) -> io::Result<()> {
+        debug_assert!(self.block_offset() + HEADER_SIZE + payload.len() <= BLOCK_SIZE);
+        let len = u16::try_from(payload.len()).expect("a chunk fits in a block");
+        let mut header = [0; HEADER_SIZE];
+        header[..4].copy_from_slice(&chunk_checksum(kind, payload).to_le_bytes());
+        header[4..6].copy_from_slice(&len.to_le_bytes());
+        header[6] = kind;
+        self.inner.write_all(&header)?;
+        self.inner.write_all(payload)?;
+        self.offset += (HEADER_SIZE + payload.len()) as u64;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::chunk_checksum;
+
+    /// The chunks of `log` as (offset, type, payload length), checking each
+    /// checksum, and that trailers are zeros.
+    fn chunks(log: &[u8]) -> Vec<(usize, u8, usize)> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < log.len() {
+            let room = BLOCK_SIZE - at % BLOCK_SIZE;
+            if room < HEADER_SIZE {
+                assert!(log[at..at + room].iter().all(|&b| b == 0), "trailer");
+                at += room;
+                continue;
+            }
+            let h = &log[at..at + HEADER_SIZE];
+            let len = u16::from_le_bytes([h[4], h[5]]) as usize;
+            let payload = &log[at + HEADER_SIZE..at + HEADER_SIZE + len];
+            let sum = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+            assert_eq!(sum, chunk_checksum(h[6], payload), "checksum at {at}");
+            out.push((at, h[6], len));
+            at += HEADER_SIZE + len;
+        }
+        out
+    }
+
+    #[test]
+    fn a_small_record_is_one_full_chunk() {
+        let mut w = Writer::new(Vec::new());
+        assert_eq!(w.write_record(b"abc").unwrap(), 0);
+        assert_eq!(w.write_record(b"").unwrap(), 10);
+        let log = w.into_inner();
+        assert_eq!(chunks(&log), [(0, chunk::FULL, 3), (10, chunk::FULL, 0)]);
+        assert_eq!(&log[7..10], b"abc");
+    }
+
+    #[test]
+    fn a_record_larger_than_a_block_is_split_first_middle_last() {
+        let mut w = Writer::new(Vec::new());
+        let record = vec![7u8; 2 * BLOCK_SIZE + 100];
+        assert_eq!(w.write_record(&record).unwrap(), 0);
+        let log = w.into_inner();
+        let avail = BLOCK_SIZE - HEADER_SIZE;
+        assert_eq!(
+            chunks(&log),
+            [
+                (0, chunk::FIRST, avail),
+                (BLOCK_SIZE, chunk::MIDDLE, avail),
+                (2 * BLOCK_SIZE, chunk::LAST, record.len() - 2 * avail),
+            ]
+        );
+    }
+
+    /// Fills the first block up to `room` bytes before its end.
+    fn writer_with_room(room: usize) -> Writer<Vec<u8>> {
+        let mut w = Writer::new(Vec::new());
+        w.write_record(&vec![1; BLOCK_SIZE - HEADER_SIZE - room])
+            .unwrap();
+        assert_eq!(w.offset() as usize, BLOCK_SIZE - room);
+        w
+    }
+
+    #[test]
+    fn one_to_six_bytes_left_become_a_zero_trailer() {
+        for room in 1..HEADER_SIZE {
+            let mut w = writer_with_room(room);
+            assert_eq!(w.write_record(b"next").unwrap(), BLOCK_SIZE as u64);
+            let log = w.into_inner();
+            assert_eq!(chunks(&log).last(), Some(&(BLOCK_SIZE, chunk::FULL, 4)));
+        }
+    }
+
+    #[test]
+    fn exactly_seven_bytes_left_start_a_record_with_an_empty_first_chunk() {
+        let mut w = writer_with_room(HEADER_SIZE);
+        let at = w.write_record(b"next").unwrap();
+        assert_eq!(at as usize, BLOCK_SIZE - HEADER_SIZE);
+        let log = w.into_inner();
+        assert_eq!(
+            chunks(&log)[1..],
+            [
+                (BLOCK_SIZE - HEADER_SIZE, chunk::FIRST, 0),
+                (BLOCK_SIZE, chunk::LAST, 4)
+            ]
+        );
+        // An empty record there is an empty FULL chunk.
+        let mut w = writer_with_room(HEADER_SIZE);
+        w.write_record(b"").unwrap();
+        let log = w.into_inner();
+        assert_eq!(
+            chunks(&log).last(),
+            Some(&(BLOCK_SIZE - HEADER_SIZE, chunk::FULL, 0))
+        );
+        assert_eq!(log.len(), BLOCK_SIZE);
+    }
+
+    #[test]
+    fn a_record_ending_exactly_at_a_block_boundary() {
+        let mut w = writer_with_room(0);
+        assert_eq!(w.write_record(b"x").unwrap(), BLOCK_SIZE as u64);
+        assert_eq!(chunks(&w.into_inner())[1..], [(BLOCK_SIZE, chunk::FULL, 1)]);
+    }
+
+    #[test]
+    fn appending_keeps_the_existing_block_boundaries() {
+        let mut whole = Writer::new(Vec::new());
+        whole.write_record(&vec![3; 40_000]).unwrap();
+        let existing = whole.get_ref().clone();
+        whole.write_record(&vec![4; 30_000]).unwrap();
+
+        let mut appended = Writer::at_offset(existing.clone(), existing.len() as u64);
+        appended.write_record(&vec![4; 30_000]).unwrap();
+        assert_eq!(appended.into_inner(), whole.into_inner());
+    }
+
+    #[test]
+    fn last_record_offset_is_an_error_before_any_record() {
+        let mut w = Writer::new(Vec::new());
+        let err = w.last_record_offset().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        w.write_record(b"a").unwrap();
+        let at = w.write_record(b"b").unwrap();
+        assert_eq!(w.last_record_offset().unwrap(), at);
+    }
+}
