@@ -52,25 +52,25 @@ fn main() {
     let workloads = [
         Workload {
             number: 1,
-            title: "1. bytes/sync, 64-byte messages, 2 writers",
+            title: "bytes/sync, 64-byte messages, 2 writers",
             writers: 2,
             entries: workloads::bytes::entries::<64>(),
         },
         Workload {
             number: 2,
-            title: "2. items/async, single u64 items, 2 writers",
+            title: "items/async, single u64 items, 2 writers",
             writers: 2,
             entries: workloads::items::entries(),
         },
         Workload {
             number: 4,
-            title: "4. log to file, 100-byte lines, 2 writers",
+            title: "log to file, 100-byte lines, 2 writers",
             writers: 2,
             entries: workloads::log_file::entries(),
         },
         Workload {
             number: 5,
-            title: "5. socket coalescing, 128-byte messages, 4 writers",
+            title: "socket coalescing, 128-byte messages, 4 writers",
             writers: 4,
             entries: workloads::socket::entries(),
         },
@@ -81,7 +81,8 @@ fn main() {
         .filter(|w| only == 0 || w.number == only)
         .collect();
     if chosen.is_empty() {
-        eprintln!("--only takes one of 1, 2, 4, 5, not {only}");
+        let numbers: Vec<usize> = workloads.iter().map(|w| w.number).collect();
+        eprintln!("--only takes one of {numbers:?}, not {only}");
         std::process::exit(2);
     }
     for workload in chosen {
@@ -128,14 +129,19 @@ fn run(workload: &Workload, reps: usize, round: Duration) {
                     .push((after - before) as f64 / messages as f64);
             }
         }
-        eprint!("\r  {}: round {}/{reps}", workload.title, rep + 1);
+        eprint!(
+            "\r  {}. {}: round {}/{reps}",
+            workload.number,
+            workload.title,
+            rep + 1
+        );
     }
     eprintln!();
     print_table(workload, &mut results);
 }
 
 fn print_table(workload: &Workload, results: &mut [Results]) {
-    println!("\n{}", workload.title);
+    println!("\n{}. {}", workload.number, workload.title);
     println!(
         "| contender | M msgs/s (median) | min-max | mwsr / this (median) | min-max | writes per msg |"
     );

@@ -40,9 +40,11 @@ pub(crate) use loom::thread::{
     Builder as ThreadBuilder, JoinHandle, ThreadId, current as current_thread,
 };
 
-/// Waiting, without a wake-up, for another thread to finish a step that
-/// takes no lock (copying items in): spins, then yields, then sleeps in
-/// short naps, so a wait on a preempted thread does not burn a core.
+/// Backing off without a wake-up, in two uses: [`snooze`](Self::snooze)
+/// waits for another thread to finish a step that takes no lock (copying
+/// items in), spinning, then yielding, then napping, so a wait on a
+/// preempted thread does not burn a core; [`lose_race`](Self::lose_race)
+/// spins after a lost compare-exchange.
 #[derive(Debug)]
 pub(crate) struct Backoff {
     step: u32,

@@ -190,11 +190,15 @@ impl<T, F> Engine<T, F> {
         self.role_or_swap.notify_all();
     }
 
+    /// The slab the flusher activated last.
+    fn active_slab(&self) -> &Slab<T> {
+        // ORDERING: Acquire, as in `reserve`.
+        &self.slabs[self.active.load(Ordering::Acquire)]
+    }
+
     /// The active slab's word.
     fn active_word(&self) -> u64 {
-        // ORDERING: Acquire, as in `reserve`: the index of the slab the
-        // flusher activated last, then that slab's word.
-        self.slabs[self.active.load(Ordering::Acquire)].load()
+        self.active_slab().load()
     }
 
     /// Whether anything is waiting to be flushed (for a flusher deciding
@@ -232,8 +236,7 @@ impl<T, F> Engine<T, F> {
     /// the active slab, a swap is under way (invariant 2), or the engine is
     /// closed.
     pub(crate) fn has_room_or_closed(&self, n: usize) -> bool {
-        // ORDERING: Acquire, as in `reserve`.
-        let active = &self.slabs[self.active.load(Ordering::Acquire)];
+        let active = self.active_slab();
         let word = active.load();
         word & slab::SEALED != 0 || active.fits(word, n)
     }
