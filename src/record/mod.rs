@@ -17,11 +17,17 @@
 //!   ([`mask`]) so that a log stored inside another CRC-checked stream does
 //!   not checksum its own checksums.
 //!
-//! [`Writer`] frames records.
+//! [`Writer`] frames records; [`Reader`] reads them back, strictly or as
+//! LevelDB does when it recovers (see [`Mode`]).
 
+mod blocks;
+mod corruption;
+mod reader;
 mod writer;
 
-pub use writer::Writer;
+pub use corruption::{Corruption, Reason};
+pub use reader::{Mode, Reader, RecordReader, Records};
+pub use writer::{RecordWriter, Writer};
 
 /// Bytes per block.
 pub const BLOCK_SIZE: usize = 32 * 1024;

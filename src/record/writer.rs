@@ -28,6 +28,8 @@ pub struct Writer<W: Write> {
     offset: u64,
     /// Where the last complete record started, if any.
     last_record: Option<u64>,
+    /// [`RecordWriter`]'s pending chunk, kept between records.
+    scratch: Vec<u8>,
 }
 
 impl<W: Write> Writer<W> {
@@ -44,6 +46,7 @@ impl<W: Write> Writer<W> {
             inner,
             offset: len,
             last_record: None,
+            scratch: Vec::new(),
         }
     }
 
@@ -55,31 +58,50 @@ impl<W: Write> Writer<W> {
     /// tolerant reader skips it.
     pub fn write_record(&mut self, record: &[u8]) -> io::Result<u64> {
         let mut left = record;
-        let mut start = None;
+        let mut first = None;
         loop {
-            let room = BLOCK_SIZE - self.block_offset();
-            if room < HEADER_SIZE {
-                // The trailer: too little room for a header.
-                self.inner.write_all(&[0; HEADER_SIZE][..room])?;
-                self.offset += room as u64;
-            }
-            let begin = start.is_none();
-            let at = *start.get_or_insert(self.offset);
-            let avail = BLOCK_SIZE - self.block_offset() - HEADER_SIZE;
-            let (piece, rest) = left.split_at(left.len().min(avail));
+            let (piece, rest) = left.split_at(left.len().min(self.room()));
             let end = rest.is_empty();
-            let kind = match (begin, end) {
-                (true, true) => chunk::FULL,
-                (true, false) => chunk::FIRST,
-                (false, false) => chunk::MIDDLE,
-                (false, true) => chunk::LAST,
-            };
-            self.emit(kind, piece)?;
+            let at = self.emit(chunk_kind(first.is_none(), end), piece)?;
+            let start = *first.get_or_insert(at);
             left = rest;
             if end {
-                self.last_record = Some(at);
-                return Ok(at);
+                self.last_record = Some(start);
+                return Ok(start);
             }
+        }
+    }
+
+    /// A writer for the next record, for a record written piece by piece
+    /// (as Go's `Writer.Next`). It holds at most one chunk's payload;
+    /// [`RecordWriter::finish`] ends the record and returns its offset.
+    ///
+    /// ```
+    /// use std::io::Write;
+    ///
+    /// let mut log = mwsr::record::Writer::new(Vec::new());
+    /// let mut record = log.next();
+    /// for part in [&b"many "[..], b"small ", b"pieces"] {
+    ///     record.write_all(part)?;
+    /// }
+    /// assert_eq!(record.finish()?, 0);
+    /// let mut back = mwsr::record::Reader::new(&log.get_ref()[..]);
+    /// let mut read = Vec::new();
+    /// assert!(back.read_record(&mut read)?);
+    /// assert_eq!(read, b"many small pieces");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "Go's `Writer.Next`: the next record, not an iterator's item"
+    )]
+    pub fn next(&mut self) -> RecordWriter<'_, W> {
+        let mut pending = std::mem::take(&mut self.scratch);
+        pending.clear();
+        RecordWriter {
+            log: self,
+            pending,
+            start: None,
         }
     }
 
@@ -128,8 +150,24 @@ impl<W: Write> Writer<W> {
         (self.offset % BLOCK_SIZE as u64) as usize
     }
 
-    fn emit(&mut self, kind: u8, payload: &[u8]) -> io::Result<()> {
-        debug_assert!(self.block_offset() + HEADER_SIZE + payload.len() <= BLOCK_SIZE);
+    /// Payload bytes the next chunk can hold: the rest of this block after
+    /// a header, or a whole block's when the trailer comes first.
+    fn room(&self) -> usize {
+        match BLOCK_SIZE - self.block_offset() {
+            room if room < HEADER_SIZE => BLOCK_SIZE - HEADER_SIZE,
+            room => room - HEADER_SIZE,
+        }
+    }
+
+    /// Writes the trailer if the block has no room for a header, then a
+    /// chunk of at most [`room`](Self::room) bytes; returns its offset.
+    fn emit(&mut self, kind: u8, payload: &[u8]) -> io::Result<u64> {
+        let room = BLOCK_SIZE - self.block_offset();
+        if room < HEADER_SIZE {
+            self.inner.write_all(&[0; HEADER_SIZE][..room])?;
+            self.offset += room as u64;
+        }
+        debug_assert!(payload.len() <= self.room());
         let len = u16::try_from(payload.len()).expect("a chunk fits in a block");
         let mut header = [0; HEADER_SIZE];
         header[..4].copy_from_slice(&chunk_checksum(kind, payload).to_le_bytes());
@@ -137,8 +175,97 @@ impl<W: Write> Writer<W> {
         header[6] = kind;
         self.inner.write_all(&header)?;
         self.inner.write_all(payload)?;
+        let at = self.offset;
         self.offset += (HEADER_SIZE + payload.len()) as u64;
+        Ok(at)
+    }
+}
+
+/// A chunk's type from whether it begins and ends its record.
+fn chunk_kind(begins: bool, ends: bool) -> u8 {
+    match (begins, ends) {
+        (true, true) => chunk::FULL,
+        (true, false) => chunk::FIRST,
+        (false, false) => chunk::MIDDLE,
+        (false, true) => chunk::LAST,
+    }
+}
+
+/// One record being written piece by piece: see [`Writer::next`].
+///
+/// Dropping it without [`finish`](Self::finish) abandons the record: if it
+/// was short enough to be still pending, nothing of it reaches the stream;
+/// otherwise its first chunks stay there without an end, which readers
+/// report as a [`PartialRecord`](super::Reason::PartialRecord). It is never
+/// completed behind the caller's back, so an error half-way through a
+/// record cannot leave it looking whole.
+pub struct RecordWriter<'a, W: Write> {
+    log: &'a mut Writer<W>,
+    /// Bytes of the record not yet emitted: at most one chunk's worth.
+    pending: Vec<u8>,
+    /// The offset of the record's first chunk, once emitted.
+    start: Option<u64>,
+}
+
+impl<W: Write> RecordWriter<'_, W> {
+    /// Ends the record; returns its offset.
+    ///
+    /// # Errors
+    /// What `W` returns.
+    pub fn finish(mut self) -> io::Result<u64> {
+        let kind = chunk_kind(self.start.is_none(), true);
+        let at = self.log.emit(kind, &self.pending)?;
+        let start = *self.start.get_or_insert(at);
+        self.log.last_record = Some(start);
+        Ok(start)
+    }
+
+    /// The pending bytes are a full chunk and more are coming: emit them.
+    fn emit_pending(&mut self) -> io::Result<()> {
+        let kind = chunk_kind(self.start.is_none(), false);
+        let at = self.log.emit(kind, &self.pending)?;
+        self.start.get_or_insert(at);
+        self.pending.clear();
         Ok(())
+    }
+}
+
+impl<W: Write> Write for RecordWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut left = buf;
+        while !left.is_empty() {
+            let room = self.log.room();
+            if self.pending.len() == room {
+                self.emit_pending()?;
+                continue;
+            }
+            let (now, rest) = left.split_at(left.len().min(room - self.pending.len()));
+            self.pending.extend_from_slice(now);
+            left = rest;
+        }
+        Ok(buf.len())
+    }
+
+    /// Flushes what was emitted; the pending chunk waits for more, or for
+    /// `finish`.
+    fn flush(&mut self) -> io::Result<()> {
+        self.log.inner.flush()
+    }
+}
+
+impl<W: Write> Drop for RecordWriter<'_, W> {
+    fn drop(&mut self) {
+        // Keep the buffer for the next record.
+        self.log.scratch = std::mem::take(&mut self.pending);
+    }
+}
+
+impl<W: Write> std::fmt::Debug for RecordWriter<'_, W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordWriter")
+            .field("pending", &self.pending.len())
+            .field("start", &self.start)
+            .finish_non_exhaustive()
     }
 }
 
