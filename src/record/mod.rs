@@ -18,15 +18,19 @@
 //!   not checksum its own checksums.
 //!
 //! [`Writer`] frames records; [`Reader`] reads them back, strictly or as
-//! LevelDB does when it recovers (see [`Mode`]).
+//! LevelDB does when it recovers (see [`Mode`]); [`Wal`] is a durable log
+//! that many threads append to, with one write and one sync per batch
+//! (group commit).
 
 mod blocks;
 mod corruption;
 mod reader;
+mod wal;
 mod writer;
 
 pub use corruption::{Corruption, Reason};
 pub use reader::{Mode, Reader, RecordReader, Records};
+pub use wal::{Wal, WalStats};
 pub use writer::{RecordWriter, Writer};
 
 /// Bytes per block.

@@ -1,0 +1,141 @@
+//! Group commit against one sync per record: synced records per second
+//! with 1, 2 and 8 writer threads, each thread appending 100-byte records
+//! and waiting for each to be durable before the next.
+//!
+//! - `mwsr::record::Wal::append_sync`: one `write_all` + `sync_data` per
+//!   batch, whatever the threads appended while the last sync ran.
+//! - Peer: a `Mutex<record::Writer<File>>`, each writer framing its record,
+//!   writing it and calling `sync_data` under the lock: one sync per record.
+//!
+//! Contenders alternate (A B A B ...) for `--reps` rounds of `--ms` each;
+//! prints the medians and the median of the per-round ratios. Every round's
+//! file is read back and checked.
+//!
+//! ```text
+//! cargo bench --bench wal [-- --reps 5 --ms 500]
+//! ```
+
+#[path = "../examples/support/mod.rs"]
+mod support;
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use mwsr::record::{Reader, Wal, Writer};
+use support::setting;
+
+const SIZE: usize = 100;
+
+/// A way to make records durable, one at a time per thread.
+trait Durable: Sync {
+    fn append_sync(&self, record: &[u8]);
+}
+
+impl Durable for Wal {
+    fn append_sync(&self, record: &[u8]) {
+        Wal::append_sync(self, record).expect("wal append");
+    }
+}
+
+/// The peer: one `sync_data` per record, under a lock.
+struct SyncEach(Mutex<Writer<File>>);
+
+impl Durable for SyncEach {
+    fn append_sync(&self, record: &[u8]) {
+        let mut log = self.0.lock().unwrap();
+        log.write_record(record).expect("write");
+        log.get_mut().sync_data().expect("sync");
+    }
+}
+
+/// Runs `threads` writers for `time`; returns the records made durable.
+fn round(log: &impl Durable, threads: usize, time: Duration) -> u64 {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let writers: Vec<_> = (0..threads)
+            .map(|t| {
+                let stop = &stop;
+                s.spawn(move || {
+                    let mut record = [b'.'; SIZE];
+                    let mut n = 0u64;
+                    // ORDERING: Relaxed: only tells the loop to end.
+                    while !stop.load(Ordering::Relaxed) {
+                        record[..16]
+                            .copy_from_slice(&((t as u64) << 48 | n).to_le_bytes().repeat(2));
+                        log.append_sync(&record);
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        std::thread::sleep(time);
+        stop.store(true, Ordering::Relaxed);
+        writers.into_iter().map(|w| w.join().unwrap()).sum()
+    })
+}
+
+/// Every record of the file at `path` is whole; returns how many.
+fn verify(path: &Path) -> u64 {
+    let mut reader = Reader::new(File::open(path).unwrap());
+    let mut count = 0;
+    for record in reader.records() {
+        assert_eq!(record.unwrap().len(), SIZE);
+        count += 1;
+    }
+    count
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let reps = setting("reps", 5);
+    let time = Duration::from_millis(setting("ms", 500) as u64);
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    println!("wal: synced {SIZE}-byte records/s; {reps} alternating rounds of {time:?}\n");
+    println!(
+        "| writers | Wal (group commit) | sync per record | ratio (min-max) | records per sync |"
+    );
+    println!("| --- | --- | --- | --- | --- |");
+    for threads in [1, 2, 8] {
+        let (mut ours, mut peer, mut ratios, mut per_sync) = (vec![], vec![], vec![], vec![]);
+        for rep in 0..reps {
+            let path = dir.path().join(format!("wal-{threads}-{rep}.log"));
+            let wal = Wal::create(&path).unwrap();
+            let start = Instant::now();
+            let n = round(&wal, threads, time);
+            let a = n as f64 / start.elapsed().as_secs_f64();
+            wal.close().unwrap();
+            assert_eq!(verify(&path), n);
+            per_sync.push(wal.stats().records as f64 / wal.stats().syncs as f64);
+
+            let path = dir.path().join(format!("each-{threads}-{rep}.log"));
+            let each = SyncEach(Mutex::new(Writer::new(File::create(&path).unwrap())));
+            let start = Instant::now();
+            let n = round(&each, threads, time);
+            let b = n as f64 / start.elapsed().as_secs_f64();
+            each.0.lock().unwrap().flush().unwrap();
+            assert_eq!(verify(&path), n);
+
+            ours.push(a);
+            peer.push(b);
+            ratios.push(a / b);
+        }
+        let (lo, hi) = ratios
+            .iter()
+            .fold((f64::MAX, 0f64), |(l, h), &r| (l.min(r), h.max(r)));
+        println!(
+            "| {threads} | {:.1} k/s | {:.1} k/s | {:.2}x ({lo:.2}-{hi:.2}) | {:.1} |",
+            median(ours) / 1e3,
+            median(peer) / 1e3,
+            median(ratios),
+            median(per_sync),
+        );
+    }
+}

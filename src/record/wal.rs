@@ -1,0 +1,332 @@
+//! A group-commit write-ahead log: many threads append records, one
+//! flusher frames each batch, writes it and syncs it once.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::Writer;
+use crate::{AsyncBuffer, Sink};
+
+/// A durable log in the LevelDB format with group commit, as LevelDB and
+/// RocksDB do for synced writes: any number of threads append; a flusher
+/// thread takes everything appended while the previous sync was under way,
+/// frames it ([`Writer`]), writes it with one `write_all` and makes it
+/// durable with one `sync_data`.
+///
+/// [`append_sync`](Self::append_sync) returns once its record is durable;
+/// [`append`](Self::append) returns at once, and the record is durable after
+/// the next batch's sync (or a [`sync`](Self::sync)). Read the file back
+/// with a [tolerant](super::Mode::Tolerant) [`Reader`](super::Reader) after
+/// a crash: a batch cut short by it is a torn tail, a clean end.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let wal = mwsr::record::Wal::create(dir.path().join("000001.log"))?;
+/// std::thread::scope(|s| {
+///     for id in 0..4 {
+///         let wal = &wal;
+///         s.spawn(move || wal.append_sync(format!("put k{id}").as_bytes()).unwrap());
+///     }
+/// });
+/// assert_eq!(wal.stats().records, 4);
+/// assert!(wal.stats().syncs <= 4); // often fewer: one per batch
+/// wal.close()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// A write or sync that fails fails the log for good: every later call
+/// returns the error. (Retrying a failed `fsync` is not safe: the kernel
+/// may have dropped the dirty pages.)
+pub struct Wal {
+    buffer: AsyncBuffer<u8, Framer>,
+    counters: Arc<Counters>,
+}
+
+/// What a [`Wal`] has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WalStats {
+    /// Records framed and written.
+    pub records: u64,
+    /// Batches written, each with one `write_all` and one `sync_data`.
+    pub syncs: u64,
+    /// Bytes written, framing included.
+    pub bytes: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    records: AtomicU64,
+    syncs: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Wal {
+    /// Bytes per batch for [`create`](Self::create) and
+    /// [`open`](Self::open): with the other half of the buffer, room for
+    /// thousands of typical records while a sync is under way.
+    pub const DEFAULT_CAPACITY: usize = 256 * 1024;
+
+    /// A new, empty log at `path` (truncated if it exists).
+    ///
+    /// # Errors
+    /// Opening the file, or spawning the flusher thread.
+    pub fn create(path: impl AsRef<Path>) -> io::Result<Self> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        Self::from_file(file, 0, Self::DEFAULT_CAPACITY)
+    }
+
+    /// Appends to the log at `path`, created if missing, keeping its block
+    /// boundaries. A log whose last record a crash tore should be read back
+    /// (and usually replaced by a new one, as LevelDB does) rather than
+    /// appended to: readers see the torn bytes as damage once they are no
+    /// longer at the end.
+    ///
+    /// # Errors
+    /// As [`create`](Self::create).
+    pub fn open(path: impl AsRef<Path>) -> io::Result<Self> {
+        let file = OpenOptions::new().append(true).create(true).open(path)?;
+        let len = file.metadata()?.len();
+        Self::from_file(file, len, Self::DEFAULT_CAPACITY)
+    }
+
+    /// A log written to `file`, which holds `len` bytes of log and is
+    /// positioned at its end, with batches of up to `capacity` bytes
+    /// (framing excluded; a larger record is written on its own).
+    ///
+    /// # Errors
+    /// `InvalidInput` if `capacity` is 0 or above `u32::MAX`; spawning the
+    /// flusher thread.
+    pub fn from_file(file: File, len: u64, capacity: usize) -> io::Result<Self> {
+        let counters = Arc::new(Counters::default());
+        let framer = Framer {
+            file,
+            log: Writer::at_offset(Vec::with_capacity(capacity), len),
+            unframe: Unframe::default(),
+            capacity,
+            counters: counters.clone(),
+        };
+        let buffer = AsyncBuffer::builder()
+            .capacity(capacity)
+            .thread_name("mwsr-wal")
+            .build(framer)?;
+        Ok(Self { buffer, counters })
+    }
+
+    /// Appends `record`; returns at once. It is durable once a later
+    /// [`sync`](Self::sync) or [`append_sync`](Self::append_sync) returns
+    /// (and, in practice, after the batch it joined is synced).
+    ///
+    /// # Errors
+    /// `InvalidInput` for a record of 4 GiB or more; the log's failure
+    /// (sticky); `BrokenPipe` after [`close`](Self::close).
+    pub fn append(&self, record: &[u8]) -> io::Result<()> {
+        let len = u32::try_from(record.len()).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "mwsr::record::Wal: a record must be shorter than 4 GiB",
+            )
+        })?;
+        // The length prefix lets the flusher cut the batch back into
+        // records; the two parts are never torn apart by another writer.
+        self.buffer
+            .write_v(&[&len.to_le_bytes()[..], record])
+            .map_err(io_error)?;
+        Ok(())
+    }
+
+    /// Appends `record` and returns once it is durable: written and synced
+    /// with the batch it joined.
+    ///
+    /// # Errors
+    /// As [`append`](Self::append).
+    pub fn append_sync(&self, record: &[u8]) -> io::Result<()> {
+        self.append(record)?;
+        self.sync()
+    }
+
+    /// Returns once every record appended before this call is durable.
+    ///
+    /// # Errors
+    /// The log's failure; `BrokenPipe` after [`close`](Self::close).
+    pub fn sync(&self) -> io::Result<()> {
+        self.buffer.flush().map_err(io_error)
+    }
+
+    /// Syncs what is left and stops the flusher thread. Idempotent; later
+    /// appends fail with `BrokenPipe`. Dropping the log closes it too, but
+    /// cannot report an error.
+    ///
+    /// # Errors
+    /// The log's failure, if it failed at any point.
+    pub fn close(&self) -> io::Result<()> {
+        self.buffer.close().map_err(io_error)
+    }
+
+    /// Records, syncs and bytes so far.
+    pub fn stats(&self) -> WalStats {
+        // ORDERING: Relaxed: independent counters, read for reporting.
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        WalStats {
+            records: load(&self.counters.records),
+            syncs: load(&self.counters.syncs),
+            bytes: load(&self.counters.bytes),
+        }
+    }
+}
+
+impl std::fmt::Debug for Wal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wal")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The log's failure as the `io::Error` it was, OS error code included
+/// (`ENOSPC`, `EIO`, ...), rather than wrapped.
+fn io_error(e: crate::Error<io::Error>) -> io::Error {
+    match &e {
+        crate::Error::Sink(inner) => match inner.raw_os_error() {
+            Some(code) => io::Error::from_raw_os_error(code),
+            None => io::Error::new(inner.kind(), e),
+        },
+        _ => e.into(),
+    }
+}
+
+/// The flusher's sink: cuts a batch back into records, frames them, writes
+/// and syncs.
+struct Framer {
+    file: File,
+    /// Frames into a reused buffer, at the file's offset.
+    log: Writer<Vec<u8>>,
+    unframe: Unframe,
+    capacity: usize,
+    counters: Arc<Counters>,
+}
+
+impl Sink<u8> for Framer {
+    type Error = io::Error;
+
+    fn consume(&mut self, batch: &[u8]) -> io::Result<()> {
+        let (log, mut records) = (&mut self.log, 0);
+        self.unframe.feed(batch, |record| {
+            records += 1;
+            log.write_record(record).map(drop)
+        })?;
+        let framed = self.log.get_mut();
+        if framed.is_empty() {
+            return Ok(()); // only part of a record larger than a batch
+        }
+        self.file.write_all(framed)?;
+        self.file.sync_data()?;
+        // ORDERING: Relaxed: counters for `stats`, no data hangs on them.
+        let c = &self.counters;
+        c.records.fetch_add(records, Ordering::Relaxed);
+        c.syncs.fetch_add(1, Ordering::Relaxed);
+        c.bytes.fetch_add(framed.len() as u64, Ordering::Relaxed);
+        framed.clear();
+        framed.shrink_to(2 * self.capacity); // after an outsized record
+        Ok(())
+    }
+}
+
+/// Cuts length-prefixed records (`u32` LE, then the bytes) out of batches;
+/// a record may span batches when it is larger than one.
+#[derive(Default)]
+struct Unframe {
+    /// The bytes of a split length prefix so far.
+    prefix: Vec<u8>,
+    /// A split record: its length, and its bytes so far.
+    record: Option<(usize, Vec<u8>)>,
+}
+
+impl Unframe {
+    fn feed(
+        &mut self,
+        mut bytes: &[u8],
+        mut emit: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        while !bytes.is_empty() {
+            if let Some((len, record)) = &mut self.record {
+                let take = (*len - record.len()).min(bytes.len());
+                record.extend_from_slice(&bytes[..take]);
+                bytes = &bytes[take..];
+                if record.len() == *len {
+                    emit(record)?;
+                    self.record = None;
+                }
+                continue;
+            }
+            if self.prefix.is_empty()
+                && let Some((len, rest)) = split_prefix(bytes)
+                && rest.len() >= len
+            {
+                // The usual case: a whole record in this batch, no copy.
+                emit(&rest[..len])?;
+                bytes = &rest[len..];
+                continue;
+            }
+            let take = (4 - self.prefix.len()).min(bytes.len());
+            self.prefix.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if let Some((len, _)) = split_prefix(&self.prefix) {
+                self.prefix.clear();
+                if len == 0 {
+                    emit(&[])?;
+                } else {
+                    self.record = Some((len, Vec::with_capacity(len)));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A record's length prefix and what follows it, if `bytes` holds one.
+fn split_prefix(bytes: &[u8]) -> Option<(usize, &[u8])> {
+    let (prefix, rest) = bytes.split_first_chunk::<4>()?;
+    Some((u32::from_le_bytes(*prefix) as usize, rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framed(records: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for r in records {
+            out.extend_from_slice(&(r.len() as u32).to_le_bytes());
+            out.extend_from_slice(r);
+        }
+        out
+    }
+
+    #[test]
+    fn unframe_finds_every_record_however_the_batches_are_cut() {
+        let big = vec![5u8; 1000];
+        let records: [&[u8]; 5] = [b"a", b"", &big, b"bc", b""];
+        let stream = framed(&records);
+        for cut in 1..stream.len() {
+            let mut unframe = Unframe::default();
+            let mut seen = Vec::new();
+            for batch in stream.chunks(cut) {
+                unframe
+                    .feed(batch, |r| {
+                        seen.push(r.to_vec());
+                        Ok(())
+                    })
+                    .unwrap();
+            }
+            assert_eq!(seen, records, "batches of {cut} bytes");
+            assert!(unframe.prefix.is_empty() && unframe.record.is_none());
+        }
+    }
+}

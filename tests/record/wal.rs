@@ -1,0 +1,115 @@
+//! The group-commit log: what many threads append is in the file, whole, in
+//! each thread's order, and durable when `append_sync` returns.
+
+use std::collections::HashMap;
+use std::fs::File;
+
+use mwsr::record::{Mode, Reader, Wal};
+
+use super::read_all;
+
+/// Thread `t`'s `n`-th record: its id first, then a length that varies
+/// from empty to larger than the batches of the test's logs.
+fn record(t: usize, n: usize) -> Vec<u8> {
+    let mut r = format!("{t} {n} ").into_bytes();
+    r.resize(
+        r.len() + (n * 7919 + t * 104_729) % 20_000,
+        b'a' + (n % 26) as u8,
+    );
+    r
+}
+
+fn read_file(path: &std::path::Path) -> Vec<Vec<u8>> {
+    read_all(&std::fs::read(path).unwrap(), Mode::Strict).unwrap()
+}
+
+#[test]
+fn many_threads_append_and_every_record_is_in_the_file_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.log");
+    // Small batches, so records larger than a batch go through too.
+    let wal = Wal::from_file(File::create(&path).unwrap(), 0, 4096).unwrap();
+    let (threads, per_thread) = (8, 150);
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let wal = &wal;
+            s.spawn(move || {
+                for n in 0..per_thread {
+                    if n % 3 == 0 {
+                        wal.append(&record(t, n)).unwrap();
+                    } else {
+                        wal.append_sync(&record(t, n)).unwrap();
+                    }
+                }
+            });
+        }
+    });
+    wal.close().unwrap();
+    let stats = wal.stats();
+    assert_eq!(stats.records, (threads * per_thread) as u64);
+    assert!(stats.syncs >= 1 && stats.syncs <= stats.records);
+    assert_eq!(stats.bytes, std::fs::metadata(&path).unwrap().len());
+
+    let mut next = HashMap::new();
+    for r in read_file(&path) {
+        let text = String::from_utf8_lossy(&r);
+        let mut ids = text
+            .split(' ')
+            .map(|s| s.parse::<usize>().unwrap_or(usize::MAX));
+        let (t, n) = (ids.next().unwrap(), ids.next().unwrap());
+        let expected = next.entry(t).or_insert(0);
+        assert_eq!(n, *expected, "thread {t}'s records out of order");
+        assert_eq!(r, record(t, n));
+        *expected += 1;
+    }
+    assert!((0..threads).all(|t| next[&t] == per_thread));
+}
+
+#[test]
+fn a_synced_record_is_in_the_file_before_append_sync_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.log");
+    let wal = Wal::create(&path).unwrap();
+    for n in 0..20 {
+        wal.append_sync(&record(0, n)).unwrap();
+        // Read while the log is open: the record must be there already.
+        let records = read_file(&path);
+        assert_eq!(records.len(), n + 1);
+        assert_eq!(records[n], record(0, n));
+    }
+    wal.append(b"unsynced").unwrap();
+    wal.sync().unwrap();
+    assert_eq!(read_file(&path).last().unwrap(), b"unsynced");
+}
+
+#[test]
+fn open_appends_to_an_existing_log_keeping_its_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.log");
+    let first: Vec<_> = (0..5).map(|n| record(1, n)).collect();
+    let wal = Wal::create(&path).unwrap();
+    first.iter().for_each(|r| wal.append(r).unwrap());
+    wal.close().unwrap();
+    let wal = Wal::open(&path).unwrap();
+    let second: Vec<_> = (0..5).map(|n| record(2, n)).collect();
+    second.iter().for_each(|r| wal.append(r).unwrap());
+    drop(wal); // closes, syncing the rest
+    let mut reader = Reader::new(File::open(&path).unwrap());
+    let all: Vec<_> = reader.records().collect::<Result<_, _>>().unwrap();
+    assert_eq!(all, [first, second].concat());
+}
+
+#[test]
+fn a_failed_write_fails_the_log_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.log");
+    File::create(&path).unwrap();
+    // Opened read-only: every write fails.
+    let wal = Wal::from_file(File::open(&path).unwrap(), 0, 4096).unwrap();
+    let e = wal.append_sync(b"lost").unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(9), "EBADF, kept from the write: {e}");
+    assert!(wal.append(b"later").is_err());
+    assert!(wal.sync().is_err());
+    assert!(wal.close().is_err());
+    assert_eq!(wal.stats().records, 0);
+}
