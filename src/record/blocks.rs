@@ -84,18 +84,21 @@ impl<R> Blocks<R> {
         self.pos = BLOCK_SIZE;
         (at, dropped)
     }
-
-    fn drop_block(&mut self, reason: Reason) -> Physical {
-        let (offset, bytes) = self.skip_block();
-        Physical::Bad(Corruption {
-            offset,
-            bytes,
-            reason,
-        })
-    }
 }
 
 impl<R: Read> Blocks<R> {
+    /// Drops the rest of the block, read first so that the report counts
+    /// all of it whatever sizes `R`'s reads come in.
+    fn drop_block(&mut self, reason: Reason) -> io::Result<Physical> {
+        self.fill_to(BLOCK_SIZE)?;
+        let (offset, bytes) = self.skip_block();
+        Ok(Physical::Bad(Corruption {
+            offset,
+            bytes,
+            reason,
+        }))
+    }
+
     /// Reads until the current block holds `target` bytes (at most a
     /// block), or the stream ends for now.
     fn fill_to(&mut self, target: usize) -> io::Result<()> {
@@ -132,12 +135,12 @@ impl<R: Read> Blocks<R> {
             let len = usize::from(u16::from_le_bytes([h[4], h[5]]));
             let kind = h[6];
             if kind == 0 && len == 0 {
-                return Ok(self.drop_block(Reason::ZeroedRegion));
+                return self.drop_block(Reason::ZeroedRegion);
             }
             if (5..=8).contains(&kind) {
                 // The length and checksum mean other things in an 11-byte
                 // header: nothing more in this block can be trusted.
-                return Ok(self.drop_block(Reason::RecyclableType(kind)));
+                return self.drop_block(Reason::RecyclableType(kind));
             }
             let end = self.pos + HEADER_SIZE + len;
             self.fill_to(end)?;
@@ -145,12 +148,12 @@ impl<R: Read> Blocks<R> {
                 if self.filled < BLOCK_SIZE {
                     return Ok(Physical::End { torn: rest as u64 });
                 }
-                return Ok(self.drop_block(Reason::BadLength));
+                return self.drop_block(Reason::BadLength);
             }
             let start = self.pos + HEADER_SIZE;
             if checksum != chunk_checksum(kind, &self.buf[start..end]) {
                 // The length may be what is damaged: drop the whole rest.
-                return Ok(self.drop_block(Reason::ChecksumMismatch));
+                return self.drop_block(Reason::ChecksumMismatch);
             }
             let offset = self.block_start + self.pos as u64;
             self.last = self.pos;

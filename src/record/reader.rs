@@ -206,6 +206,7 @@ impl<R: Read> Reader<R> {
                         log: self,
                         chunk,
                         at: 0,
+                        returned: 0,
                         done: false,
                     }));
                 }
@@ -225,7 +226,11 @@ impl<R: Read> Reader<R> {
             let c = match self.blocks.next()? {
                 Physical::End { torn } => return Ok(Event::End { torn }),
                 Physical::Bad(damage) => {
-                    self.break_fragment(Reason::ErrorInMiddle)?;
+                    // The record it cut short is counted and reported, but
+                    // a strict reader's error is the damage itself.
+                    if let Some(broken) = self.take_fragment(Reason::ErrorInMiddle) {
+                        self.note(&broken);
+                    }
                     let quiet = damage.reason == Reason::ZeroedRegion
                         && (self.mode == Mode::Tolerant || self.resyncing);
                     if !quiet {
@@ -278,35 +283,45 @@ impl<R: Read> Reader<R> {
 
     /// Drops the open record, if any, reporting `reason`.
     fn break_fragment(&mut self, reason: Reason) -> io::Result<()> {
-        if let Fragment::Open { offset, len } =
-            std::mem::replace(&mut self.fragment, Fragment::None)
-        {
-            self.partial.clear();
-            self.corrupt(Corruption {
-                offset,
-                bytes: len,
-                reason,
-            })?;
+        match self.take_fragment(reason) {
+            Some(broken) => self.corrupt(broken),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// Ends the open record, if any, returning it as damage for `reason`.
+    fn take_fragment(&mut self, reason: Reason) -> Option<Corruption> {
+        let Fragment::Open { offset, len } = std::mem::replace(&mut self.fragment, Fragment::None)
+        else {
+            return None;
+        };
+        self.partial.clear();
+        Some(Corruption {
+            offset,
+            bytes: len,
+            reason,
+        })
     }
 
     /// Counts `damage`, then reports it (tolerant) or fails with it
     /// (strict).
     fn corrupt(&mut self, damage: Corruption) -> io::Result<()> {
-        self.corruptions += 1;
-        self.dropped_bytes += damage.bytes;
+        self.note(&damage);
         match self.mode {
-            Mode::Tolerant => {
-                if let Some(report) = &mut self.on_corruption {
-                    report(&damage);
-                }
-                Ok(())
-            }
+            Mode::Tolerant => Ok(()),
             Mode::Strict => {
                 self.failed = Some(damage.clone());
                 Err(corruption_error(damage))
             }
+        }
+    }
+
+    /// Counts `damage`, and reports it if tolerant.
+    fn note(&mut self, damage: &Corruption) {
+        self.corruptions += 1;
+        self.dropped_bytes += damage.bytes;
+        if let (Mode::Tolerant, Some(report)) = (self.mode, &mut self.on_corruption) {
+            report(damage);
         }
     }
 
@@ -443,6 +458,8 @@ pub struct RecordReader<'a, R: Read> {
     chunk: Chunk,
     /// Bytes of `chunk`'s payload already returned.
     at: usize,
+    /// Bytes of the record already returned.
+    returned: u64,
     /// The record ended (its last chunk is `chunk`) or broke.
     done: bool,
 }
@@ -462,6 +479,7 @@ impl<R: Read> Read for RecordReader<'_, R> {
                 let n = payload.len().min(buf.len());
                 buf[..n].copy_from_slice(&payload[..n]);
                 self.at += n;
+                self.returned += n as u64;
                 return Ok(n);
             }
             if self.done || matches!(self.chunk.kind, chunk::FULL | chunk::LAST) {
@@ -469,6 +487,12 @@ impl<R: Read> Read for RecordReader<'_, R> {
             }
             match self.log.event()? {
                 Event::Piece(c) => (self.chunk, self.at) = (c, 0),
+                // An empty FIRST chunk, then the real start: LevelDB's
+                // old quirk (see `Reader::event`), no damage.
+                Event::Start(c) if self.returned == 0 => {
+                    (self.chunk, self.at, self.offset) = (c, 0, c.offset);
+                    self.log.last_record = Some(c.offset);
+                }
                 Event::Start(_) => {
                     // The next record began before this one ended; leave
                     // it for `Reader::next`.

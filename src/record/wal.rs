@@ -78,7 +78,8 @@ impl Wal {
             .write(true)
             .create(true)
             .truncate(true)
-            .open(path)?;
+            .open(&path)?;
+        sync_parent(path.as_ref())?;
         Self::from_file(file, 0, Self::DEFAULT_CAPACITY)
     }
 
@@ -91,7 +92,8 @@ impl Wal {
     /// # Errors
     /// As [`create`](Self::create).
     pub fn open(path: impl AsRef<Path>) -> io::Result<Self> {
-        let file = OpenOptions::new().append(true).create(true).open(path)?;
+        let file = OpenOptions::new().append(true).create(true).open(&path)?;
+        sync_parent(path.as_ref())?;
         let len = file.metadata()?.len();
         Self::from_file(file, len, Self::DEFAULT_CAPACITY)
     }
@@ -107,7 +109,7 @@ impl Wal {
         let counters = Arc::new(Counters::default());
         let framer = Framer {
             file,
-            log: Writer::at_offset(Vec::with_capacity(capacity), len),
+            log: Writer::at_offset(Vec::new(), len),
             unframe: Unframe::default(),
             capacity,
             counters: counters.clone(),
@@ -187,6 +189,23 @@ impl std::fmt::Debug for Wal {
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
+}
+
+/// Makes the log file's directory entry durable: `sync_data` on the file
+/// does not cover a file just created, so a crash could lose the whole log
+/// its syncs vouched for.
+fn sync_parent(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        File::open(parent)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = path; // directories cannot be opened to sync them there
+    Ok(())
 }
 
 /// The log's failure as the `io::Error` it was, OS error code included

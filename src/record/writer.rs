@@ -30,6 +30,8 @@ pub struct Writer<W: Write> {
     last_record: Option<u64>,
     /// [`RecordWriter`]'s pending chunk, kept between records.
     scratch: Vec<u8>,
+    /// A write to `W` failed: the stream's length is unknown.
+    broken: bool,
 }
 
 impl<W: Write> Writer<W> {
@@ -47,6 +49,7 @@ impl<W: Write> Writer<W> {
             offset: len,
             last_record: None,
             scratch: Vec::new(),
+            broken: false,
         }
     }
 
@@ -54,8 +57,9 @@ impl<W: Write> Writer<W> {
     /// first chunk's header, after any trailer it skipped).
     ///
     /// # Errors
-    /// What `W` returns. The stream then holds part of the record; a
-    /// tolerant reader skips it.
+    /// What `W` returns. The stream may then hold part of a chunk, so where
+    /// its blocks begin is unknown: every later write fails too (a tolerant
+    /// reader reads the stream up to the damage).
     pub fn write_record(&mut self, record: &[u8]) -> io::Result<u64> {
         let mut left = record;
         let mut first = None;
@@ -162,6 +166,13 @@ impl<W: Write> Writer<W> {
     /// Writes the trailer if the block has no room for a header, then a
     /// chunk of at most [`room`](Self::room) bytes; returns its offset.
     fn emit(&mut self, kind: u8, payload: &[u8]) -> io::Result<u64> {
+        if self.broken {
+            return Err(io::Error::other(
+                "mwsr::record: an earlier write failed part-way; the log cannot be continued",
+            ));
+        }
+        // Until the chunk is whole, a failure leaves `offset` wrong.
+        self.broken = true;
         let room = BLOCK_SIZE - self.block_offset();
         if room < HEADER_SIZE {
             self.inner.write_all(&[0; HEADER_SIZE][..room])?;
@@ -177,6 +188,7 @@ impl<W: Write> Writer<W> {
         self.inner.write_all(payload)?;
         let at = self.offset;
         self.offset += (HEADER_SIZE + payload.len()) as u64;
+        self.broken = false;
         Ok(at)
     }
 }
@@ -194,11 +206,13 @@ fn chunk_kind(begins: bool, ends: bool) -> u8 {
 /// One record being written piece by piece: see [`Writer::next`].
 ///
 /// Dropping it without [`finish`](Self::finish) abandons the record: if it
-/// was short enough to be still pending, nothing of it reaches the stream;
-/// otherwise its first chunks stay there without an end, which readers
-/// report as a [`PartialRecord`](super::Reason::PartialRecord). It is never
-/// completed behind the caller's back, so an error half-way through a
-/// record cannot leave it looking whole.
+/// was short enough to be still pending, nothing of it reaches the stream
+/// (but an empty `FIRST` chunk when its block had exactly 7 bytes left,
+/// which readers skip, as LevelDB's do); otherwise its first chunks stay
+/// there without an end, which readers report as a
+/// [`PartialRecord`](super::Reason::PartialRecord). It is never completed
+/// behind the caller's back, so an error half-way through a record cannot
+/// leave it looking whole.
 pub struct RecordWriter<'a, W: Write> {
     log: &'a mut Writer<W>,
     /// Bytes of the record not yet emitted: at most one chunk's worth.
@@ -236,8 +250,12 @@ impl<W: Write> Write for RecordWriter<'_, W> {
         while !left.is_empty() {
             let room = self.log.room();
             if self.pending.len() == room {
-                self.emit_pending()?;
-                continue;
+                match self.emit_pending() {
+                    Ok(()) => continue,
+                    // What was taken stays taken: say so, not the error.
+                    Err(_) if left.len() < buf.len() => return Ok(buf.len() - left.len()),
+                    Err(e) => return Err(e),
+                }
             }
             let (now, rest) = left.split_at(left.len().min(room - self.pending.len()));
             self.pending.extend_from_slice(now);

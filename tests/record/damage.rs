@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use mwsr::record::{BLOCK_SIZE, Corruption, HEADER_SIZE, Mode, Reader, Reason, mask};
 
-use super::{corruption, encode, read_all, record};
+use super::{corruption, encode, next_streamed, read_all, record};
 
 /// A chunk as LevelDB frames it, for hand-made logs.
 fn chunk(kind: u8, payload: &[u8]) -> Vec<u8> {
@@ -205,15 +205,59 @@ fn damage_inside_a_streamed_record_is_an_error_even_when_tolerant() {
     let e = first.read_to_end(&mut bytes).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidData);
     assert_eq!(bytes, records[0][..BLOCK_SIZE - HEADER_SIZE]);
-    let mut second = Vec::new();
-    reader
-        .next()
-        .unwrap()
-        .unwrap()
-        .read_to_end(&mut second)
-        .unwrap();
-    assert_eq!(second, records[1]);
+    assert_eq!(next_streamed(&mut reader).unwrap(), records[1]);
     assert!(reader.next().unwrap().is_none());
     // The block, the record, and its orphaned MIDDLE and LAST chunks.
     assert_eq!(reader.corruptions(), 4);
+}
+
+/// Reads at most 1000 bytes a call, as a pipe or a socket may.
+struct Trickle<'a>(&'a [u8]);
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.0.len()).min(1000);
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn the_bytes_dropped_do_not_depend_on_the_size_of_reads() {
+    let (_, mut log, spans) = two_blocks();
+    log[spans[1].0 as usize..spans[1].0 as usize + HEADER_SIZE].fill(0);
+    let mut whole = Reader::new(&log[..]);
+    let mut trickle = Reader::new(Trickle(&log));
+    let mut r = Vec::new();
+    assert!(whole.read_record(&mut r).unwrap() && trickle.read_record(&mut r).unwrap());
+    let (a, b) = (
+        whole.read_record(&mut r).unwrap_err(),
+        trickle.read_record(&mut r).unwrap_err(),
+    );
+    assert_eq!(corruption(&a), corruption(&b));
+    assert_eq!(corruption(&a).bytes, BLOCK_SIZE as u64 - spans[1].0);
+}
+
+#[test]
+fn a_strict_reader_names_the_damage_that_cut_a_record_short() {
+    let records = vec![record(0, 2 * BLOCK_SIZE), record(1, 10)];
+    let (mut log, _) = encode(&records);
+    log[BLOCK_SIZE + 100] ^= 1;
+    let mut reader = Reader::new(&log[..]);
+    let e = reader.read_record(&mut Vec::new()).unwrap_err();
+    assert_eq!(corruption(&e).reason, Reason::ChecksumMismatch);
+    // Both were counted: the damage, and the record it broke.
+    assert_eq!(reader.corruptions(), 2);
+}
+
+#[test]
+fn the_streaming_reader_also_skips_an_empty_first_before_a_real_start() {
+    let log = [chunk(2, b""), chunk(1, b"x"), chunk(1, b"y")].concat();
+    let mut reader = Reader::new(&log[..]);
+    assert_eq!(next_streamed(&mut reader).unwrap(), b"x");
+    assert_eq!(reader.last_record_offset(), Some(HEADER_SIZE as u64));
+    assert_eq!(next_streamed(&mut reader).unwrap(), b"y");
+    assert!(next_streamed(&mut reader).is_none());
+    assert_eq!(reader.corruptions(), 0);
 }

@@ -5,7 +5,7 @@ use std::io::{Cursor, Read, Write};
 
 use mwsr::record::{BLOCK_SIZE, HEADER_SIZE, Mode, Reader, Writer};
 
-use super::{encode, filler, read_all, record};
+use super::{encode, filler, next_streamed, read_all, record};
 
 /// Logs whose second record lands at each block-boundary case.
 fn boundary_cases() -> Vec<Vec<Vec<u8>>> {
@@ -78,14 +78,7 @@ fn a_record_left_unread_by_the_streaming_reader_is_skipped() {
     first.read_exact(&mut some).unwrap();
     assert_eq!(&some[..], &records[0][..100]);
     // Dropped unread: both ways of reading go on with the next record.
-    let mut second = Vec::new();
-    reader
-        .next()
-        .unwrap()
-        .unwrap()
-        .read_to_end(&mut second)
-        .unwrap();
-    assert_eq!(second, records[1]);
+    assert_eq!(next_streamed(&mut reader).unwrap(), records[1]);
     assert!(reader.next().unwrap().is_some()); // left unread
     assert!(reader.next().unwrap().is_none());
 
@@ -242,4 +235,46 @@ fn a_tolerant_reader_picks_up_a_log_as_it_grows() {
     }
     assert_eq!(seen, read_all(&log, Mode::Strict).unwrap());
     assert_eq!(reader.corruptions(), 0);
+}
+
+/// Accepts `budget` bytes, then fails every write.
+struct Full(Vec<u8>, usize);
+
+impl Write for Full {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() >= self.1 {
+            return Err(std::io::ErrorKind::StorageFull.into());
+        }
+        let n = buf.len().min(self.1 - self.0.len());
+        self.0.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failed_write_stops_the_writer_rather_than_misplace_later_chunks() {
+    let mut w = Writer::new(Full(Vec::new(), 30));
+    w.write_record(b"fits").unwrap();
+    let e = w.write_record(&[7; 100]).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::StorageFull);
+    w.get_mut().1 = usize::MAX; // room again: still refused
+    assert!(w.write_record(b"later").is_err());
+    // What reached the stream reads back up to the damage.
+    let log = w.into_inner().0;
+    assert_eq!(read_all(&log, Mode::Tolerant).unwrap(), [b"fits".to_vec()]);
+}
+
+#[test]
+fn a_streamed_write_that_took_bytes_reports_them_not_the_error() {
+    let room = BLOCK_SIZE - HEADER_SIZE;
+    let mut w = Writer::new(Full(Vec::new(), 3));
+    let mut record = w.next();
+    record.write_all(&vec![1; room - 1]).unwrap();
+    // One byte fills the pending chunk; emitting it for the second fails.
+    assert_eq!(record.write(b"ab").unwrap(), 1);
+    assert!(record.write(b"b").is_err());
 }

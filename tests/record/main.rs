@@ -33,6 +33,14 @@ pub fn read_all(log: &[u8], mode: Mode) -> std::io::Result<Vec<Vec<u8>>> {
     Ok(out)
 }
 
+/// The next record, read whole through the streaming `Reader::next`.
+pub fn next_streamed<R: std::io::Read>(reader: &mut Reader<R>) -> Option<Vec<u8>> {
+    let mut record = reader.next().unwrap()?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut record, &mut bytes).unwrap();
+    Some(bytes)
+}
+
 /// The `Corruption` inside a strict reader's error.
 pub fn corruption(e: &std::io::Error) -> &Corruption {
     e.get_ref()

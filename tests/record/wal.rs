@@ -113,3 +113,13 @@ fn a_failed_write_fails_the_log_for_good() {
     assert!(wal.close().is_err());
     assert_eq!(wal.stats().records, 0);
 }
+
+#[test]
+fn a_bad_capacity_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    for capacity in [0, usize::MAX] {
+        let file = File::create(dir.path().join("wal.log")).unwrap();
+        let e = Wal::from_file(file, 0, capacity).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{capacity}");
+    }
+}
