@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use mwsr::record::{Reader, Wal, Writer};
-use support::setting;
+use support::{median, setting};
 
 const SIZE: usize = 100;
 
@@ -73,6 +73,7 @@ fn round(log: &impl Durable, threads: usize, time: Duration) -> u64 {
             })
             .collect();
         std::thread::sleep(time);
+        // ORDERING: Relaxed: the joins below order everything after it.
         stop.store(true, Ordering::Relaxed);
         writers.into_iter().map(|w| w.join().unwrap()).sum()
     })
@@ -87,11 +88,6 @@ fn verify(path: &Path) -> u64 {
         count += 1;
     }
     count
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() {
@@ -132,10 +128,10 @@ fn main() {
             .fold((f64::MAX, 0f64), |(l, h), &r| (l.min(r), h.max(r)));
         println!(
             "| {threads} | {:.1} k/s | {:.1} k/s | {:.2}x ({lo:.2}-{hi:.2}) | {:.1} |",
-            median(ours) / 1e3,
-            median(peer) / 1e3,
-            median(ratios),
-            median(per_sync),
+            median(&mut ours) / 1e3,
+            median(&mut peer) / 1e3,
+            median(&mut ratios),
+            median(&mut per_sync),
         );
     }
 }

@@ -16,8 +16,8 @@ mod workloads;
 
 use std::time::{Duration, Instant};
 
-use workloads::support::setting;
-use workloads::{Entry, Rig, median};
+use workloads::support::{median, setting};
+use workloads::{Entry, Rig};
 
 struct Workload {
     number: usize,
