@@ -120,6 +120,7 @@ mod engine;
 mod error;
 mod front;
 mod io_write;
+pub mod pipe;
 pub mod record;
 mod scratch;
 mod sink;
