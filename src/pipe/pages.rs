@@ -63,13 +63,20 @@ impl Page {
     fn new(size: usize) -> Self {
         Self {
             bytes: RawSlice::new(Box::new_uninit_slice(size)),
-            cells: RawSlice::new((0..cells_per_page(size)).map(|_| AccessTracker::new()).collect()),
+            cells: RawSlice::new(
+                (0..cells_per_page(size))
+                    .map(|_| AccessTracker::new())
+                    .collect(),
+            ),
         }
     }
 
     /// The span of `len` bytes from `start` within the page.
     fn span(&self, start: usize, len: usize) -> Span {
-        assert!(start + len <= self.bytes.len, "span past the end of its page");
+        assert!(
+            start + len <= self.bytes.len,
+            "span past the end of its page"
+        );
         Span {
             // SAFETY: `start + len <= self.bytes.len` (checked above), so both
             // pointers stay inside (or one past the end of) their allocation.

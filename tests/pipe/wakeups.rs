@@ -1,0 +1,113 @@
+//! Blocking and waking: the window holds writers back until the reader
+//! reads, and closing either side wakes everyone blocked.
+
+use std::io::{self, Read};
+
+use mwsr::pipe::{self, Error};
+
+use crate::{eventually, pattern, pipe_error, read_to_end, spawn};
+
+#[test]
+fn a_write_past_the_window_waits_for_the_reader() {
+    let data = pattern(64);
+    let (mut reader, writer) = pipe::pipe(16);
+    let task = {
+        let data = data.clone();
+        spawn(move || writer.write_all_at(&data, 0).map(|()| writer))
+    };
+    // The writer fills the window and stops there.
+    eventually("the window fills", || reader.stats().buffered == 16);
+    assert!(!task.is_done(), "a write past the window returned early");
+    assert_eq!(reader.stats().buffered, 16);
+    let mut got = vec![0; data.len()];
+    reader.read_exact(&mut got).unwrap();
+    assert_eq!(got, data);
+    let stats = task.join().unwrap().stats();
+    // Never more than the window (in pages of a quarter window) plus a page.
+    assert!(stats.peak_allocated <= 16 + 2 * 4, "{stats:?}");
+}
+
+#[test]
+fn a_write_larger_than_the_window_goes_in_piece_by_piece() {
+    let data = pattern(100_000);
+    let (mut reader, writer) = pipe::pipe(1000);
+    let task = {
+        let data = data.clone();
+        spawn(move || writer.write_at(&data, 0).map(|n| (n, writer)))
+    };
+    let (bytes, _) = {
+        let mut out = vec![0; data.len()];
+        reader.read_exact(&mut out).unwrap();
+        (out, ())
+    };
+    assert_eq!(bytes, data);
+    let (n, writer) = task.join().unwrap();
+    assert_eq!(n, data.len(), "one call writes it all");
+    assert!(writer.stats().peak_allocated <= 1000 + 2 * 250);
+}
+
+#[test]
+fn a_gap_filled_later_wakes_the_blocked_reader() {
+    let (mut reader, writer) = pipe::pipe(64);
+    writer.write_all_at(b"world", 5).unwrap();
+    let task = spawn(move || read_to_end(&mut reader));
+    writer.write_all_at(b"hello", 0).unwrap();
+    drop(writer);
+    let (bytes, end) = task.join();
+    assert_eq!(bytes, b"helloworld");
+    end.unwrap();
+}
+
+#[test]
+fn closing_the_write_side_wakes_a_blocked_reader_and_a_blocked_writer() {
+    let (mut reader, writer) = pipe::pipe(4);
+    let blocked_writer = {
+        let writer = writer.clone();
+        // Offset 4 is past the window: waits for the reader, which waits for
+        // offset 0.
+        spawn(move || writer.write_at(b"x", 4))
+    };
+    let blocked_reader = spawn(move || reader.read(&mut [0; 8]));
+    writer.close();
+    let err = blocked_writer.join().unwrap_err();
+    assert_eq!(pipe_error(&err), Error::WriteClosed);
+    // Nothing was written: a clean end.
+    assert_eq!(blocked_reader.join().unwrap(), 0);
+}
+
+#[test]
+fn close_with_error_wakes_a_blocked_reader_with_the_error() {
+    let (mut reader, writer) = pipe::pipe(4);
+    let blocked_reader = spawn(move || reader.read(&mut [0; 8]));
+    writer.close_with_error(io::Error::other("source failed"));
+    let err = blocked_reader.join().unwrap_err();
+    assert_eq!(err.to_string(), "source failed");
+}
+
+#[test]
+fn closing_the_reader_wakes_a_blocked_writer() {
+    let (mut reader, writer) = pipe::pipe(4);
+    writer.write_all_at(b"abcd", 0).unwrap();
+    let blocked = spawn(move || writer.write_all_at(b"efgh", 4));
+    reader.close();
+    let err = blocked.join().unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+    assert_eq!(pipe_error(&err), Error::ReaderClosed);
+}
+
+#[test]
+fn dropping_the_reader_wakes_a_blocked_writer_part_way() {
+    let (mut reader, writer) = pipe::pipe(4);
+    let blocked = spawn(move || {
+        let n = writer.write_at(b"abcdefgh", 0);
+        (n, writer.write_at(b"i", 8))
+    });
+    reader.read_exact(&mut [0; 2]).unwrap();
+    eventually("the window fills again", || reader.stats().buffered == 4);
+    drop(reader);
+    let (first, second) = blocked.join();
+    // Six bytes went in before the reader left; the call reports them, and
+    // the next call reports the broken pipe.
+    assert_eq!(first.unwrap(), 6);
+    assert_eq!(pipe_error(&second.unwrap_err()), Error::ReaderClosed);
+}
