@@ -107,12 +107,14 @@ impl State {
         self.consumed
     }
 
-    /// Why writing is refused now, if it is.
+    /// Why writing is refused now, if it is. A closed write side is named
+    /// first: it is the writers' own doing, and final whatever the reader
+    /// does.
     pub(super) fn write_refusal(&self) -> Option<Error> {
-        if self.reader_closed {
-            Some(Error::ReaderClosed)
-        } else if !matches!(self.write_end, WriteEnd::Open) {
+        if !matches!(self.write_end, WriteEnd::Open) {
             Some(Error::WriteClosed)
+        } else if self.reader_closed {
+            Some(Error::ReaderClosed)
         } else {
             None
         }

@@ -1,0 +1,113 @@
+//! loom models of `mwsr::pipe`: every interleaving (up to the preemption
+//! bound) of writers, the reader and closes. Pages are a quarter of the
+//! window, so these small windows give one- and two-byte pages, and writes
+//! cross pages. Under loom each byte of a page is its own tracked cell, so
+//! any two unordered accesses to a byte (a writer copying while another
+//! writer or the reader touches it) fail the model.
+#![cfg(loom)]
+
+use std::io::Read;
+
+use loom::thread;
+use mwsr::pipe::{self, Error};
+
+fn read_all(reader: &mut pipe::Reader) -> (Vec<u8>, std::io::Result<usize>) {
+    let mut out = Vec::new();
+    let end = reader.read_to_end(&mut out);
+    (out, end)
+}
+
+fn pipe_error(err: &std::io::Error) -> Error {
+    Error::of(err).expect("a pipe error").clone()
+}
+
+#[test]
+fn a_writer_filling_the_gap_wakes_the_blocked_reader() {
+    loom::model(|| {
+        let (mut reader, writer) = pipe::pipe(4);
+        let after = {
+            let writer = writer.clone();
+            thread::spawn(move || writer.write_all_at(b"bc", 1).unwrap())
+        };
+        let gap = thread::spawn(move || writer.write_all_at(b"a", 0).unwrap());
+        let (bytes, end) = read_all(&mut reader);
+        after.join().unwrap();
+        gap.join().unwrap();
+        assert_eq!(bytes, b"abc");
+        end.unwrap();
+    });
+}
+
+#[test]
+fn closing_the_write_side_wakes_a_blocked_reader_and_a_blocked_writer() {
+    loom::model(|| {
+        let (mut reader, writer) = pipe::pipe(1);
+        // Offset 1 is past the window until the reader reads offset 0, which
+        // nobody writes: the writer can only leave through the close.
+        let blocked_writer = {
+            let writer = writer.clone();
+            thread::spawn(move || writer.write_at(b"x", 1))
+        };
+        let blocked_reader = thread::spawn(move || reader.read(&mut [0; 2]));
+        writer.close();
+        let err = blocked_writer.join().unwrap().unwrap_err();
+        assert_eq!(pipe_error(&err), Error::WriteClosed);
+        assert_eq!(blocked_reader.join().unwrap().unwrap(), 0);
+    });
+}
+
+#[test]
+fn closing_the_reader_wakes_a_blocked_writer() {
+    loom::model(|| {
+        let (mut reader, writer) = pipe::pipe(1);
+        // "a" fits the window; "b" waits for a reader that never reads.
+        let blocked = thread::spawn(move || writer.write_at(b"ab", 0));
+        reader.close();
+        match blocked.join().unwrap() {
+            Ok(n) => assert_eq!(n, 1, "only the byte in the window went in"),
+            Err(e) => assert_eq!(pipe_error(&e), Error::ReaderClosed),
+        }
+    });
+}
+
+#[test]
+fn window_backpressure_releases_as_the_reader_reads() {
+    loom::model(|| {
+        let (mut reader, writer) = pipe::pipe(2);
+        // Three bytes through a two-byte window: the last waits for a read.
+        let writes = thread::spawn(move || writer.write_all_at(b"abc", 0).unwrap());
+        let (bytes, end) = read_all(&mut reader);
+        writes.join().unwrap();
+        assert_eq!(bytes, b"abc");
+        end.unwrap();
+        assert!(reader.stats().peak_allocated <= 2 + 2);
+    });
+}
+
+#[test]
+fn overlapping_writers_claim_disjoint_bytes_and_the_first_wins() {
+    loom::model(|| {
+        let (mut reader, writer) = pipe::pipe(8);
+        let other = writer.clone();
+        let a = thread::spawn(move || writer.write_all_at(b"ab", 0).unwrap());
+        let b = thread::spawn(move || other.write_all_at(b"XYZ", 1));
+        let (bytes, end) = read_all(&mut reader);
+        a.join().unwrap();
+        end.unwrap();
+        match b.join().unwrap() {
+            // Byte 1 is whichever write claimed it first.
+            Ok(()) => assert!(bytes == b"abYZ" || bytes == b"aXYZ", "{bytes:?}"),
+            // The reader had read "ab" before the second write began.
+            Err(e) => {
+                assert_eq!(
+                    pipe_error(&e),
+                    Error::BelowConsumed {
+                        offset: 1,
+                        consumed: 2
+                    }
+                );
+                assert_eq!(bytes, b"ab");
+            }
+        }
+    });
+}
