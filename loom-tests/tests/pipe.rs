@@ -29,12 +29,19 @@ fn a_writer_filling_the_gap_wakes_the_blocked_reader() {
             let writer = writer.clone();
             thread::spawn(move || writer.write_all_at(b"bc", 1).unwrap())
         };
-        let gap = thread::spawn(move || writer.write_all_at(b"a", 0).unwrap());
-        let (bytes, end) = read_all(&mut reader);
+        let gap = {
+            let writer = writer.clone();
+            thread::spawn(move || writer.write_all_at(b"a", 0).unwrap())
+        };
+        // The write side stays open while the reader waits: only the writes'
+        // own wake-ups can get it going.
+        let mut bytes = [0; 3];
+        reader.read_exact(&mut bytes).unwrap();
+        assert_eq!(&bytes, b"abc");
         after.join().unwrap();
         gap.join().unwrap();
-        assert_eq!(bytes, b"abc");
-        end.unwrap();
+        drop(writer);
+        assert_eq!(reader.read(&mut bytes).unwrap(), 0);
     });
 }
 
@@ -48,11 +55,37 @@ fn closing_the_write_side_wakes_a_blocked_reader_and_a_blocked_writer() {
             let writer = writer.clone();
             thread::spawn(move || writer.write_at(b"x", 1))
         };
-        let blocked_reader = thread::spawn(move || reader.read(&mut [0; 2]));
+        // The reader thread hands the reader back rather than dropping it:
+        // dropping it would wake the writer by itself.
+        let blocked_reader = thread::spawn(move || (reader.read(&mut [0; 2]), reader));
         writer.close();
         let err = blocked_writer.join().unwrap().unwrap_err();
         assert_eq!(pipe_error(&err), Error::WriteClosed);
-        assert_eq!(blocked_reader.join().unwrap().unwrap(), 0);
+        let (read, _reader) = blocked_reader.join().unwrap();
+        assert_eq!(read.unwrap(), 0);
+    });
+}
+
+/// A write racing a close from another handle is either refused whole or
+/// read whole: never accepted and then lost.
+#[test]
+fn a_write_racing_a_close_is_refused_or_read() {
+    loom::model(|| {
+        let (mut reader, writer) = pipe::pipe(2);
+        let racing = {
+            let writer = writer.clone();
+            thread::spawn(move || writer.write_at(b"ab", 0))
+        };
+        writer.close();
+        let (bytes, end) = read_all(&mut reader);
+        end.unwrap();
+        match racing.join().unwrap() {
+            Ok(n) => assert_eq!(bytes, &b"ab"[..n]),
+            Err(e) => {
+                assert_eq!(pipe_error(&e), Error::WriteClosed);
+                assert_eq!(bytes, b"");
+            }
+        }
     });
 }
 
