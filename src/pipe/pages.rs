@@ -11,7 +11,6 @@
 //! only once no span into it can be in use.
 
 use std::collections::BTreeMap;
-use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
 use super::ranges::Ranges;
@@ -51,9 +50,11 @@ impl<T> Drop for RawSlice<T> {
 // from does; the raw pointer is only there to avoid `Box`'s aliasing rules.
 unsafe impl<T: Send> Send for RawSlice<T> {}
 
-/// One page of bytes, uninitialised until written.
+/// One page of bytes. Zeroed when allocated (`calloc`, nearly free for fresh
+/// memory), so that every byte is initialised and a writer can be handed a
+/// page's bytes as a `&mut [u8]` to fill in place.
 struct Page {
-    bytes: RawSlice<MaybeUninit<u8>>,
+    bytes: RawSlice<u8>,
     /// Under loom, one tracked cell per byte, so that loom reports any two
     /// unordered accesses to a byte; zero-sized otherwise.
     cells: RawSlice<AccessTracker>,
@@ -62,7 +63,7 @@ struct Page {
 impl Page {
     fn new(size: usize) -> Self {
         Self {
-            bytes: RawSlice::new(Box::new_uninit_slice(size)),
+            bytes: RawSlice::new(vec![0; size].into_boxed_slice()),
             cells: RawSlice::new(
                 (0..cells_per_page(size))
                     .map(|_| AccessTracker::new())
@@ -80,7 +81,7 @@ impl Page {
         Span {
             // SAFETY: `start + len <= self.bytes.len` (checked above), so both
             // pointers stay inside (or one past the end of) their allocation.
-            ptr: unsafe { self.bytes.ptr.add(start).cast::<u8>() },
+            ptr: unsafe { self.bytes.ptr.add(start) },
             len,
             // SAFETY: as above; the tracker slice is empty (and `start` 0 for
             // it) outside loom, where `cells_per_page` is 0.
@@ -95,8 +96,8 @@ fn cells_per_page(size: usize) -> usize {
 }
 
 /// A raw view of `len` bytes of one page. Using it is unsafe: see
-/// [`fill`](Self::fill) and [`bytes`](Self::bytes) for what the caller
-/// promises.
+/// [`bytes_mut`](Self::bytes_mut) and [`bytes`](Self::bytes) for what the
+/// caller promises.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Span {
     ptr: NonNull<u8>,
@@ -146,32 +147,32 @@ impl Span {
         }
     }
 
-    /// Copies `src` (exactly `len` bytes) into the span.
+    /// The span's bytes, to write.
     ///
     /// # Safety
     /// The span's page is alive, and no other thread reads or writes these
-    /// bytes until the caller's claim on them is committed under the pipe's
-    /// lock.
-    pub(super) unsafe fn fill(&self, src: &[u8]) {
-        assert_eq!(src.len(), self.len, "a span is filled whole");
+    /// bytes while the returned slice lives: the caller has reserved them
+    /// under the pipe's lock and commits them, under the lock, only after.
+    pub(super) unsafe fn bytes_mut<'a>(&self) -> &'a mut [u8] {
         self.track(AccessTracker::write);
-        // SAFETY: `len` bytes from `ptr` lie in one live page (the caller's
-        // contract and `Page::span`'s bounds check); `src` is a separate
-        // borrowed slice, so the two cannot overlap; no one else accesses the
-        // destination meanwhile (the caller's contract).
-        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr.as_ptr(), self.len) };
+        // SAFETY: `len` initialised bytes (pages are zeroed when allocated)
+        // in one live page (`Page::span` checks the bounds; the caller's
+        // contract keeps the page), accessed by no one else meanwhile (the
+        // caller's contract).
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
     }
 
     /// The span's bytes.
     ///
     /// # Safety
-    /// Every byte of the span was written by [`fill`](Self::fill), and that
-    /// write happens-before this call; nobody writes them and the page is not
-    /// released while the returned slice lives.
+    /// Every byte of the span was written through
+    /// [`bytes_mut`](Self::bytes_mut), and that write happens-before this
+    /// call; nobody writes them and the page is not released while the
+    /// returned slice lives.
     pub(super) unsafe fn bytes<'a>(&self) -> &'a [u8] {
         self.track(AccessTracker::read);
-        // SAFETY: initialised (written by `fill`), inside one live page, and
-        // not written while the slice lives: the caller's contract.
+        // SAFETY: initialised, inside one live page, and not written while
+        // the slice lives: the caller's contract.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }

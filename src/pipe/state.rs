@@ -98,7 +98,8 @@ pub(super) enum Step {
     /// Bytes from `pos` up to here are already filled or reserved by another
     /// write; they keep that write's value.
     Skip(u64),
-    /// Copy these bytes into the span, then [`State::commit`] the range.
+    /// Fill the span with these bytes, then [`State::commit`] the range (or
+    /// [`State::abandon`] it).
     Claim(Range<u64>, Span),
 }
 
@@ -151,6 +152,17 @@ impl State {
             self.pages.release_all_but(&self.reserved);
         } else {
             self.filled.insert_joined(claim);
+        }
+        self.reader_waiting
+    }
+
+    /// Gives a claim's bytes back unwritten (its writer failed or panicked
+    /// before filling them). Returns whether the reader may be waiting: at
+    /// the end it waits for every claim to settle.
+    pub(super) fn abandon(&mut self, claim: Range<u64>) -> bool {
+        self.reserved.remove(claim.start);
+        if self.reader_closed {
+            self.pages.release_all_but(&self.reserved);
         }
         self.reader_waiting
     }

@@ -39,32 +39,88 @@ impl Writer {
     /// [`Error::OffsetOverflow`], [`Error::WriteClosed`] or
     /// [`Error::ReaderClosed`], each inside an `io::Error`.
     pub fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
-        let len = buf.len();
-        let end = offset
-            .checked_add(len as u64)
-            .ok_or(Error::OffsetOverflow { offset, len })?;
+        let (done, result) = self.write_range(offset, buf.len(), |at, dst| {
+            let from = (at - offset) as usize;
+            dst.copy_from_slice(&buf[from..from + dst.len()]);
+            Ok(())
+        });
+        match result {
+            Err(e) if done == 0 => Err(e),
+            // The pipe closed part-way: report what went in; the next call
+            // reports the close.
+            _ => Ok(done as usize),
+        }
+    }
+
+    /// Writes the `len` bytes at `offset` in place: `fill(at, buf)` must
+    /// fill `buf` with the bytes for offsets `at..at + buf.len()`, straight
+    /// in the pipe's memory, with no buffer of the caller's in between.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::os::unix::fs::FileExt;
+    ///
+    /// # let file = tempfile::tempfile()?;
+    /// # file.write_all_at(b"0123456789", 0)?;
+    /// let (mut reader, writer) = mwsr::pipe::pipe(1 << 20);
+    /// // A range of a file, read into the pipe without a copy of its own.
+    /// writer.write_with(4, 6, |at, buf| file.read_exact_at(buf, at))?;
+    /// writer.write_with(0, 4, |at, buf| file.read_exact_at(buf, at))?;
+    /// drop(writer);
+    /// let mut text = String::new();
+    /// std::io::Read::read_to_string(&mut reader, &mut text)?;
+    /// assert_eq!(text, "0123456789");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// `fill` is called for consecutive pieces of the range, each within
+    /// one page of the pipe, in order, and blocks like
+    /// [`write_at`](Self::write_at) while the range lies past the window.
+    /// Pieces another write already supplied are skipped: `fill` is not
+    /// called for them (the first write of a byte wins).
+    ///
+    /// # Errors
+    /// As [`write_all_at`](Self::write_all_at), or the first error `fill`
+    /// returns: the pieces before it stay written and the failed piece is
+    /// left free, so the range can be written again. A `fill` that panics
+    /// leaves its piece free too.
+    pub fn write_with<F>(&self, offset: u64, len: usize, mut fill: F) -> io::Result<()>
+    where
+        F: FnMut(u64, &mut [u8]) -> io::Result<()>,
+    {
+        self.write_range(offset, len, &mut fill).1
+    }
+
+    /// Writes `len` bytes from `offset`, piece by piece: reserves each free
+    /// piece under the lock, has `put` fill it without the lock, then
+    /// commits it. Returns the bytes done and how the write ended.
+    fn write_range<F>(&self, offset: u64, len: usize, mut put: F) -> (u64, io::Result<()>)
+    where
+        F: FnMut(u64, &mut [u8]) -> io::Result<()>,
+    {
+        let Some(end) = offset.checked_add(len as u64) else {
+            return (0, Err(Error::OffsetOverflow { offset, len }.into()));
+        };
         let shared = &*self.shared;
         let mut state = shared.state.lock();
         if let Some(refused) = state.write_refusal() {
-            return Err(refused.into());
+            return (0, Err(refused.into()));
         }
         if offset < state.consumed() {
             let consumed = state.consumed();
-            return Err(Error::BelowConsumed { offset, consumed }.into());
+            return (0, Err(Error::BelowConsumed { offset, consumed }.into()));
         }
         let mut pos = offset;
         loop {
             // Bytes from `pos` that another write supplied may have been
-            // read while this one waited or copied.
+            // read while this one waited or filled.
             pos = pos.max(state.consumed());
             if pos >= end {
-                return Ok(len);
+                return (len as u64, Ok(()));
             }
             if let Some(refused) = state.write_refusal() {
-                return match pos - offset {
-                    0 => Err(refused.into()),
-                    done => Ok(done as usize),
-                };
+                return (pos - offset, Err(refused.into()));
             }
             match state.next_step(pos, end, shared.window) {
                 Step::Wait => {
@@ -74,21 +130,31 @@ impl Writer {
                 }
                 Step::Skip(to) => pos = to,
                 Step::Claim(claim, span) => {
-                    let from = (claim.start - offset) as usize;
-                    let src = &buf[from..from + span.len()];
                     drop(state);
+                    let unwind = AbandonOnUnwind {
+                        shared,
+                        claim: claim.clone(),
+                    };
                     // SAFETY: `next_step` reserved `claim` for this write
                     // under the lock and made `span` its bytes: no other
                     // writer claims reserved bytes, the reader reads only
                     // filled ones, and no page with reserved bytes is
-                    // released, so the page is alive and the bytes are ours
-                    // until `commit` below.
-                    unsafe { span.fill(src) };
+                    // released, so the page is alive and the bytes are this
+                    // write's alone until it commits or abandons them.
+                    let filled = put(claim.start, unsafe { span.bytes_mut() });
+                    std::mem::forget(unwind);
                     state = shared.state.lock();
-                    pos = claim.end;
-                    if state.commit(claim) {
+                    let reader_waiting = match filled {
+                        Ok(()) => state.commit(claim.clone()),
+                        Err(_) => state.abandon(claim.clone()),
+                    };
+                    if reader_waiting {
                         shared.readable.notify_one();
                     }
+                    if let Err(e) = filled {
+                        return (pos - offset, Err(e));
+                    }
+                    pos = claim.end;
                 }
             }
         }
@@ -138,6 +204,22 @@ impl Writer {
     /// Counters for the pipe as a whole.
     pub fn stats(&self) -> Stats {
         self.shared.state.lock().stats()
+    }
+}
+
+/// Gives a claim back if the code filling it panics, so that the reader does
+/// not wait at the end for a piece that will never come.
+struct AbandonOnUnwind<'a> {
+    shared: &'a Shared,
+    claim: std::ops::Range<u64>,
+}
+
+impl Drop for AbandonOnUnwind<'_> {
+    fn drop(&mut self) {
+        let mut state = self.shared.state.lock();
+        if state.abandon(self.claim.clone()) {
+            self.shared.readable.notify_one();
+        }
     }
 }
 

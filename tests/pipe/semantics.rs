@@ -275,3 +275,78 @@ fn buf_read_reads_straight_from_the_pages() {
     assert_eq!(reader.position(), 23);
     assert!(reader.fill_buf().unwrap().is_empty()); // writers gone: EOF
 }
+
+#[test]
+fn write_with_fills_in_place_and_skips_bytes_already_written() {
+    let data = pattern(200_000);
+    let (mut reader, writer) = pipe::unbounded();
+    writer.write_all_at(&data[1000..2000], 1000).unwrap();
+    let mut asked = Vec::new();
+    writer
+        .write_with(0, data.len(), |at, buf| {
+            asked.push((at, buf.len()));
+            buf.copy_from_slice(&data[at as usize..at as usize + buf.len()]);
+            Ok(())
+        })
+        .unwrap();
+    // Never asked for 1000..2000; pieces end at 64 KiB page boundaries.
+    assert_eq!(asked[..2], [(0, 1000), (2000, 65536 - 2000)]);
+    assert!(
+        asked
+            .iter()
+            .all(|&(at, n)| at + n as u64 <= 1000 || at >= 2000)
+    );
+    assert_eq!(
+        asked.iter().map(|&(_, n)| n).sum::<usize>(),
+        data.len() - 1000
+    );
+    drop(writer);
+    assert_eq!(read_to_end(&mut reader).0, data);
+}
+
+#[test]
+fn a_failed_fill_leaves_its_piece_free_to_write_again() {
+    let (mut reader, writer) = pipe::pipe(64); // 16-byte pages
+    let err = writer
+        .write_with(0, 40, |at, buf| match at {
+            0 => {
+                buf.fill(b'a');
+                Ok(())
+            }
+            _ => Err(io::Error::other("range request failed")),
+        })
+        .unwrap_err();
+    assert_eq!(err.to_string(), "range request failed");
+    assert_eq!(
+        writer.stats().buffered,
+        16,
+        "the first page-sized piece stays"
+    );
+    writer.write_all_at(&[b'b'; 24], 16).unwrap();
+    drop(writer);
+    assert_eq!(
+        read_to_end(&mut reader).0,
+        [[b'a'; 16].as_slice(), &[b'b'; 24]].concat()
+    );
+}
+
+#[test]
+fn a_panicking_fill_leaves_its_piece_free_and_the_reader_not_waiting_for_it() {
+    let (mut reader, writer) = pipe::pipe(64);
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        writer.write_with(0, 8, |_, _| panic!("producer bug"))
+    }));
+    assert!(panicked.is_err());
+    writer.write_all_at(b"later", 8).unwrap();
+    writer.close();
+    // Without the claim given back, this read would wait for it forever.
+    let reading = spawn(move || read_to_end(&mut reader));
+    let (bytes, end) = reading.join();
+    assert!(bytes.is_empty());
+    let gap = Error::Gap {
+        offset: 0,
+        missing: 8,
+        stranded: 5,
+    };
+    assert_eq!(pipe_error(&end.unwrap_err()), gap);
+}

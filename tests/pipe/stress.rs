@@ -77,9 +77,20 @@ fn write_from_threads(
                         n
                     };
                     for (from, to) in [(cut, n), (0, cut)] {
-                        if from < to {
-                            let bytes = &payload[at + from..at + to];
-                            writer.write_all_at(bytes, (at + from) as u64).unwrap();
+                        if from >= to {
+                            continue;
+                        }
+                        let (start, bytes) = (at + from, &payload[at + from..at + to]);
+                        if rng.random_bool(0.5) {
+                            writer.write_all_at(bytes, start as u64).unwrap();
+                        } else {
+                            // In place, piece by piece.
+                            let fill = |off: u64, buf: &mut [u8]| {
+                                let i = off as usize - start;
+                                buf.copy_from_slice(&bytes[i..i + buf.len()]);
+                                Ok(())
+                            };
+                            writer.write_with(start as u64, bytes.len(), fill).unwrap();
                         }
                     }
                     if rng.random_bool(0.05) {
