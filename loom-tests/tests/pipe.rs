@@ -144,3 +144,23 @@ fn overlapping_writers_claim_disjoint_bytes_and_the_first_wins() {
         }
     });
 }
+
+/// A write whose fill fails gives its piece back, and the reader, waiting
+/// at the end for pieces in flight, hears of it.
+#[test]
+fn a_failed_fill_releases_a_reader_waiting_at_the_end() {
+    loom::model(|| {
+        let (mut reader, writer) = pipe::pipe(2);
+        let failing = {
+            let writer = writer.clone();
+            thread::spawn(move || {
+                writer.write_with(0, 1, |_, _| Err(std::io::Error::other("source failed")))
+            })
+        };
+        writer.close();
+        let (bytes, end) = read_all(&mut reader);
+        assert!(bytes.is_empty());
+        end.unwrap();
+        assert!(failing.join().unwrap().is_err());
+    });
+}
