@@ -55,6 +55,11 @@
 //!   # Ok::<(), Box<dyn std::error::Error>>(())
 //!   ```
 //!
+//! Two companion modules build on the same idea, many writers and one
+//! reader: [`record`] (the LevelDB log format, and a group-commit
+//! write-ahead log) and [`pipe`] (writers write at any offset, one reader
+//! reads in order, within a bounded window).
+//!
 //! Sinks: any `FnMut(&[T]) -> Result<(), E>` closure, a type implementing
 //! [`Sink`], or a [`WriteSink`] around any `io::Write` (optionally flushing
 //! or `sync_data`-ing a file after each batch). With the `tracing` feature,
