@@ -164,3 +164,29 @@ fn a_failed_fill_releases_a_reader_waiting_at_the_end() {
         assert!(failing.join().unwrap().is_err());
     });
 }
+
+/// A write over bytes another write is filling waits for it: if that fill
+/// fails, this write fills them; it never reports bytes written that are
+/// not.
+#[test]
+fn a_write_over_a_failing_claim_fills_it_itself() {
+    loom::model(|| {
+        let (mut reader, writer) = pipe::pipe(2);
+        let failing = {
+            let writer = writer.clone();
+            thread::spawn(move || {
+                writer.write_with(0, 1, |_, _| Err(std::io::Error::other("source failed")))
+            })
+        };
+        let retry = {
+            let writer = writer.clone();
+            thread::spawn(move || writer.write_all_at(b"x", 0))
+        };
+        assert!(failing.join().unwrap().is_err());
+        retry.join().unwrap().unwrap();
+        drop(writer);
+        let (bytes, end) = read_all(&mut reader);
+        end.unwrap();
+        assert_eq!(bytes, b"x");
+    });
+}

@@ -35,18 +35,19 @@
 //!   reader's position fails with [`Error::BelowConsumed`] and writes
 //!   nothing, also when it reaches past the position.
 //! - **Overlapping writes: the first write of a byte wins.** A later write
-//!   over bytes already written, or being written by another thread, leaves
-//!   them as they are and counts them as written. (The Go version lets the
+//!   over bytes already written leaves them as they are and counts them as
+//!   written; over bytes another thread is writing right now, it waits for
+//!   that write, and fills them itself if that write fails. (The Go version lets the
 //!   last write win, which would let a writer change bytes the reader is
 //!   reading; keeping written bytes fixed is what lets writers copy in
 //!   parallel and the reader read without a lock.) A retried range carries
 //!   the same bytes, so retries are harmless.
 //! - **Closing the write side** ([`Writer::close`], or dropping every
-//!   writer): the reader gets every contiguous byte, then end of file, or
+//!   writer; a writer dropped by a panic closes it with an error instead): the reader gets every contiguous byte, then end of file, or
 //!   [`Error::Gap`] saying how many bytes were never written and how many
 //!   written past them are lost (the Go version drops them silently).
 //!   [`Writer::close_with_error`] hands the reader that error instead, after
-//!   the bytes readable so far.
+//!   the bytes readable so far, without waiting for writes in flight.
 //! - **Closing the reader** ([`Reader::close`], or dropping it) makes writes
 //!   fail with [`Error::ReaderClosed`] (`BrokenPipe`) and frees the memory.
 //! - **Wake-ups.** Closing either side wakes every blocked reader and
@@ -105,6 +106,12 @@ pub struct Stats {
     pub consumed: u64,
     /// Bytes written past the reader's position and not read yet.
     pub buffered: u64,
+    /// Writers blocked now: for room in the window, or for another write's
+    /// claim on bytes they overlap.
+    pub blocked_writers: usize,
+    /// Whether the reader is blocked now, waiting for a byte at its
+    /// position (or, after a clean close, for writes still in flight).
+    pub reader_blocked: bool,
     /// Bytes of pages the pipe holds now.
     pub allocated: usize,
     /// The most `allocated` has been.

@@ -52,7 +52,9 @@ unsafe impl<T: Send> Send for RawSlice<T> {}
 
 /// One page of bytes. Zeroed when allocated (`calloc`, nearly free for fresh
 /// memory), so that every byte is initialised and a writer can be handed a
-/// page's bytes as a `&mut [u8]` to fill in place.
+/// page's bytes as a `&mut [u8]` to fill in place. A recycled page keeps
+/// its old bytes: still initialised, and not worth a `memset` under the
+/// lock.
 struct Page {
     bytes: RawSlice<u8>,
     /// Under loom, one tracked cell per byte, so that loom reports any two

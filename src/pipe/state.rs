@@ -35,6 +35,16 @@ pub(super) struct Shared {
 }
 
 impl Shared {
+    /// Wakes whoever a settled claim concerns.
+    pub(super) fn wake(&self, settled: Settled) {
+        if settled.reader {
+            self.readable.notify_one();
+        }
+        if settled.writers {
+            self.writable.notify_all();
+        }
+    }
+
     pub(super) fn new(window: Option<usize>) -> Self {
         // Several pages per window, so that the reader frees memory (and
         // writers get room) as it goes, not a whole window at a time.
@@ -52,10 +62,36 @@ impl Shared {
                 writers: 1,
                 reader_waiting: false,
                 writers_waiting: 0,
+                claim_waiters: 0,
             }),
             readable: Condvar::new(),
             writable: Condvar::new(),
             window: window.map_or(u64::MAX, |w| w as u64),
+        }
+    }
+}
+
+/// An error for the reader, with its kind and text taken before the lock
+/// (formatting it runs the user's `Display`).
+#[derive(Debug)]
+pub(super) struct ReaderError {
+    error: io::Error,
+    kind: io::ErrorKind,
+    text: String,
+}
+
+impl ReaderError {
+    pub(super) fn new(error: io::Error) -> Self {
+        // `Interrupted` tells `Read` loops (`read_to_end`, `io::copy`) to
+        // call again: a sticky one would keep them spinning for good.
+        let error = match error.kind() {
+            io::ErrorKind::Interrupted => io::Error::other(error),
+            _ => error,
+        };
+        Self {
+            kind: error.kind(),
+            text: error.to_string(),
+            error,
         }
     }
 }
@@ -88,16 +124,32 @@ pub(super) struct State {
     /// Live `Writer` handles; the last one dropped closes the write side.
     writers: usize,
     pub(super) reader_waiting: bool,
+    /// Writers waiting for room in the window.
     pub(super) writers_waiting: usize,
+    /// Writers waiting for another write's claim to settle.
+    pub(super) claim_waiters: usize,
+}
+
+/// Whom a claim settling (committed or given back) may concern.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Settled {
+    /// The reader may be waiting for these bytes, or for the last claim.
+    pub(super) reader: bool,
+    /// Writers wait to see whether these bytes get written.
+    pub(super) writers: bool,
 }
 
 /// What a writer at `pos` does next.
 pub(super) enum Step {
     /// The window ends at or before `pos`: wait for the reader.
     Wait,
-    /// Bytes from `pos` up to here are already filled or reserved by another
-    /// write; they keep that write's value.
+    /// Bytes from `pos` up to here are already written; they keep their
+    /// value.
     Skip(u64),
+    /// Another write has claimed the bytes at `pos`: wait until it commits
+    /// them (then skip them) or gives them back (then claim them). Skipping
+    /// at once would report them written when they may never be.
+    WaitForClaim,
     /// Fill the span with these bytes, then [`State::commit`] the range (or
     /// [`State::abandon`] it).
     Claim(Range<u64>, Span),
@@ -127,10 +179,13 @@ impl State {
         if pos >= limit {
             return Step::Wait;
         }
-        let taken = [&self.filled, &self.reserved];
-        if let Some(covered) = taken.iter().find_map(|set| set.containing(pos)) {
-            return Step::Skip(covered.end.min(end));
+        if let Some(written) = self.filled.containing(pos) {
+            return Step::Skip(written.end.min(end));
         }
+        if self.reserved.containing(pos).is_some() {
+            return Step::WaitForClaim;
+        }
+        let taken = [&self.filled, &self.reserved];
         let next_taken = taken
             .iter()
             .filter_map(|set| set.next_start_after(pos))
@@ -143,9 +198,8 @@ impl State {
         Step::Claim(claim, span)
     }
 
-    /// Turns a claim's bytes from reserved to filled. Returns whether the
-    /// reader may be waiting for them.
-    pub(super) fn commit(&mut self, claim: Range<u64>) -> bool {
+    /// Turns a claim's bytes from reserved to filled.
+    pub(super) fn commit(&mut self, claim: Range<u64>) -> Settled {
         self.reserved.remove(claim.start);
         if self.reader_closed {
             // Nobody will read it: let the memory go.
@@ -153,18 +207,25 @@ impl State {
         } else {
             self.filled.insert_joined(claim);
         }
-        self.reader_waiting
+        self.settled()
     }
 
     /// Gives a claim's bytes back unwritten (its writer failed or panicked
-    /// before filling them). Returns whether the reader may be waiting: at
-    /// the end it waits for every claim to settle.
-    pub(super) fn abandon(&mut self, claim: Range<u64>) -> bool {
+    /// before filling them).
+    pub(super) fn abandon(&mut self, claim: Range<u64>) -> Settled {
         self.reserved.remove(claim.start);
         if self.reader_closed {
             self.pages.release_all_but(&self.reserved);
         }
-        self.reader_waiting
+        self.settled()
+    }
+
+    fn settled(&self) -> Settled {
+        Settled {
+            // At the end, the reader also waits for every claim to settle.
+            reader: self.reader_waiting,
+            writers: self.claim_waiters > 0,
+        }
     }
 
     /// The bytes the reader can read now: filled, from its position, within
@@ -192,15 +253,16 @@ impl State {
         if self.reader_closed {
             return Some(Err(Error::ReaderClosed.into()));
         }
-        // In-flight copies always complete; wait for them before judging.
-        if !self.reserved.is_empty() {
-            return None;
-        }
         match &mut self.write_end {
             WriteEnd::Open => None,
+            // At once: a writer's claim may be stuck (a stalled download is
+            // what the error may be about).
             WriteEnd::Failed { error, kind, text } => Some(Err(error
                 .take()
                 .unwrap_or_else(|| io::Error::new(*kind, text.clone())))),
+            // Claims in flight settle by themselves (filled, or given back if
+            // their fill fails); wait for them before telling EOF from a gap.
+            WriteEnd::Closed if !self.reserved.is_empty() => None,
             WriteEnd::Closed if self.filled.is_empty() => Some(Ok(())),
             WriteEnd::Closed => {
                 let stranded = self.filled.bytes();
@@ -216,20 +278,24 @@ impl State {
     }
 
     /// Closes the write side (the first close wins). Returns whether this
-    /// call closed it.
-    pub(super) fn close_writes(&mut self, error: Option<io::Error>) -> bool {
+    /// call closed it, and the error if it was not used, for the caller to
+    /// drop after unlocking (its `Drop` is the user's code).
+    pub(super) fn close_writes(
+        &mut self,
+        error: Option<ReaderError>,
+    ) -> (bool, Option<ReaderError>) {
         if !matches!(self.write_end, WriteEnd::Open) {
-            return false;
+            return (false, error);
         }
         self.write_end = match error {
             None => WriteEnd::Closed,
-            Some(e) => WriteEnd::Failed {
-                kind: e.kind(),
-                text: e.to_string(),
-                error: Some(e),
+            Some(ReaderError { error, kind, text }) => WriteEnd::Failed {
+                error: Some(error),
+                kind,
+                text,
             },
         };
-        true
+        (true, None)
     }
 
     /// Closes the read side: writes fail from now on and the memory goes,
@@ -258,6 +324,8 @@ impl State {
         super::Stats {
             consumed: self.consumed,
             buffered: self.filled.bytes(),
+            blocked_writers: self.writers_waiting + self.claim_waiters,
+            reader_blocked: self.reader_waiting,
             allocated: self.pages.allocated(),
             peak_allocated: self.pages.peak(),
         }

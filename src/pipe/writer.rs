@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 
-use super::state::{Shared, Step};
+use super::state::{ReaderError, Shared, Step};
 use super::{Error, Stats};
 use crate::sync::Arc;
 
@@ -12,7 +12,9 @@ use crate::sync::Arc;
 /// Clone it for each writing thread (or share one by reference: every
 /// method takes `&self`). The write side closes when any handle calls
 /// [`close`](Self::close) or [`close_with_error`](Self::close_with_error),
-/// or when the last handle is dropped.
+/// or when the last handle is dropped. A handle dropped while its thread
+/// panics closes the write side with an error, so that the reader never
+/// takes a stream cut short by a panic for a whole one.
 pub struct Writer {
     shared: Arc<Shared>,
 }
@@ -27,7 +29,8 @@ impl Writer {
     ///
     /// A write longer than the window goes in piece by piece as the reader
     /// makes room. Bytes that an earlier write already supplied keep their
-    /// value (the first write of a byte wins) and count as written.
+    /// value (the first write of a byte wins) and count as written; bytes
+    /// another thread is writing right now are waited for.
     ///
     /// Returns fewer bytes than `buf.len()` only if the pipe closed part-way;
     /// the next call then fails. Use [`write_all_at`](Self::write_all_at)
@@ -78,7 +81,9 @@ impl Writer {
     /// one page of the pipe, in order, and blocks like
     /// [`write_at`](Self::write_at) while the range lies past the window.
     /// Pieces another write already supplied are skipped: `fill` is not
-    /// called for them (the first write of a byte wins).
+    /// called for them (the first write of a byte wins). `fill` must write
+    /// all of `buf`: bytes it leaves alone hold whatever the page held
+    /// before (zeros, or earlier bytes of the stream).
     ///
     /// # Errors
     /// As [`write_all_at`](Self::write_all_at), or the first error `fill`
@@ -128,6 +133,11 @@ impl Writer {
                     state = shared.writable.wait(state);
                     state.writers_waiting -= 1;
                 }
+                Step::WaitForClaim => {
+                    state.claim_waiters += 1;
+                    state = shared.writable.wait(state);
+                    state.claim_waiters -= 1;
+                }
                 Step::Skip(to) => pos = to,
                 Step::Claim(claim, span) => {
                     drop(state);
@@ -144,13 +154,11 @@ impl Writer {
                     let filled = put(claim.start, unsafe { span.bytes_mut() });
                     std::mem::forget(unwind);
                     state = shared.state.lock();
-                    let reader_waiting = match filled {
+                    let settled = match filled {
                         Ok(()) => state.commit(claim.clone()),
                         Err(_) => state.abandon(claim.clone()),
                     };
-                    if reader_waiting {
-                        shared.readable.notify_one();
-                    }
+                    shared.wake(settled);
                     if let Err(e) = filled {
                         return (pos - offset, Err(e));
                     }
@@ -183,17 +191,24 @@ impl Writer {
     }
 
     /// Closes the write side with `err`: the reader gets the bytes readable
-    /// so far, then `err` (later reads: an error of the same kind and text).
+    /// so far, then `err` (later reads: an error of the same kind and text),
+    /// without waiting for writes in flight. An `err` of kind `Interrupted`
+    /// is passed on inside one of kind `Other`, as `Read` loops retry on
+    /// `Interrupted`.
     pub fn close_with_error(&self, err: io::Error) {
         self.end(Some(err));
     }
 
     fn end(&self, err: Option<io::Error>) {
+        let err = err.map(ReaderError::new);
         let mut state = self.shared.state.lock();
-        if state.close_writes(err) {
+        let (closed, unused) = state.close_writes(err);
+        if closed {
             self.shared.readable.notify_all();
             self.shared.writable.notify_all();
         }
+        drop(state);
+        drop(unused);
     }
 
     /// The window in bytes, or `None` for an unbounded pipe.
@@ -217,9 +232,8 @@ struct AbandonOnUnwind<'a> {
 impl Drop for AbandonOnUnwind<'_> {
     fn drop(&mut self) {
         let mut state = self.shared.state.lock();
-        if state.abandon(self.claim.clone()) {
-            self.shared.readable.notify_one();
-        }
+        let settled = state.abandon(self.claim.clone());
+        self.shared.wake(settled);
     }
 }
 
@@ -232,6 +246,12 @@ impl Clone for Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
+        // A writer dropped by a panic most likely left its range unwritten;
+        // if that range was the tail, a clean close would hand the reader a
+        // short stream as if it were whole.
+        if std::thread::panicking() {
+            self.end(Some(io::Error::other("a pipe writer's thread panicked")));
+        }
         let last = self.shared.state.lock().drop_writer();
         if last {
             self.end(None);

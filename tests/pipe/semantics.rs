@@ -32,8 +32,9 @@ fn a_read_never_returns_bytes_past_a_gap() {
         writer.write_all_at(b"ef", 4).unwrap();
         writer
     });
+    // One commit makes 4..10 contiguous, and one read takes all of it.
     let n = reader.read(&mut buf).unwrap();
-    assert_eq!(&buf[..n], &b"efghij"[..n]);
+    assert_eq!(&buf[..n], b"efghij");
     let _writer = filler.join();
 }
 
@@ -349,4 +350,34 @@ fn a_panicking_fill_leaves_its_piece_free_and_the_reader_not_waiting_for_it() {
         stranded: 5,
     };
     assert_eq!(pipe_error(&end.unwrap_err()), gap);
+}
+
+#[test]
+fn close_with_interrupted_does_not_make_read_loops_spin() {
+    let (mut reader, writer) = pipe::pipe(8);
+    writer.close_with_error(io::ErrorKind::Interrupted.into());
+    // `read_to_end` retries on `Interrupted`: it must get something else.
+    let err = reader.read_to_end(&mut Vec::new()).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::Other);
+    let inner = err.get_ref().unwrap().downcast_ref::<io::Error>().unwrap();
+    assert_eq!(inner.kind(), io::ErrorKind::Interrupted);
+}
+
+#[test]
+fn a_writer_dropped_by_a_panic_fails_the_stream() {
+    let (mut reader, writer) = pipe::pipe(64);
+    writer.write_all_at(b"head", 0).unwrap();
+    let tail = writer.clone();
+    let panicked = std::thread::spawn(move || {
+        let _tail = tail;
+        panic!("the tail's producer failed");
+    })
+    .join();
+    assert!(panicked.is_err());
+    drop(writer);
+    // Without this, the reader would take "head" for the whole stream.
+    let (bytes, end) = read_to_end(&mut reader);
+    assert_eq!(bytes, b"head");
+    let err = end.unwrap_err();
+    assert!(err.to_string().contains("panicked"), "{err}");
 }

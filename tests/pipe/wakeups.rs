@@ -2,6 +2,7 @@
 //! reads, and closing either side wakes everyone blocked.
 
 use std::io::{self, Read};
+use std::sync::mpsc;
 
 use mwsr::pipe::{self, Error};
 
@@ -51,6 +52,7 @@ fn a_gap_filled_later_wakes_the_blocked_reader() {
     let (mut reader, writer) = pipe::pipe(64);
     writer.write_all_at(b"world", 5).unwrap();
     let task = spawn(move || read_to_end(&mut reader));
+    eventually("the reader blocks", || writer.stats().reader_blocked);
     writer.write_all_at(b"hello", 0).unwrap();
     drop(writer);
     let (bytes, end) = task.join();
@@ -68,6 +70,10 @@ fn closing_the_write_side_wakes_a_blocked_reader_and_a_blocked_writer() {
         spawn(move || writer.write_at(b"x", 4))
     };
     let blocked_reader = spawn(move || reader.read(&mut [0; 8]));
+    eventually("both block", || {
+        let stats = writer.stats();
+        stats.blocked_writers == 1 && stats.reader_blocked
+    });
     writer.close();
     let err = blocked_writer.join().unwrap_err();
     assert_eq!(pipe_error(&err), Error::WriteClosed);
@@ -79,6 +85,7 @@ fn closing_the_write_side_wakes_a_blocked_reader_and_a_blocked_writer() {
 fn close_with_error_wakes_a_blocked_reader_with_the_error() {
     let (mut reader, writer) = pipe::pipe(4);
     let blocked_reader = spawn(move || reader.read(&mut [0; 8]));
+    eventually("the reader blocks", || writer.stats().reader_blocked);
     writer.close_with_error(io::Error::other("source failed"));
     let err = blocked_reader.join().unwrap_err();
     assert_eq!(err.to_string(), "source failed");
@@ -89,6 +96,7 @@ fn closing_the_reader_wakes_a_blocked_writer() {
     let (mut reader, writer) = pipe::pipe(4);
     writer.write_all_at(b"abcd", 0).unwrap();
     let blocked = spawn(move || writer.write_all_at(b"efgh", 4));
+    eventually("the writer blocks", || reader.stats().blocked_writers == 1);
     reader.close();
     let err = blocked.join().unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
@@ -103,11 +111,76 @@ fn dropping_the_reader_wakes_a_blocked_writer_part_way() {
         (n, writer.write_at(b"i", 8))
     });
     reader.read_exact(&mut [0; 2]).unwrap();
-    eventually("the window fills again", || reader.stats().buffered == 4);
+    eventually("the writer blocks again", || {
+        let stats = reader.stats();
+        stats.buffered == 4 && stats.blocked_writers == 1
+    });
     drop(reader);
     let (first, second) = blocked.join();
     // Six bytes went in before the reader left; the call reports them, and
     // the next call reports the broken pipe.
     assert_eq!(first.unwrap(), 6);
     assert_eq!(pipe_error(&second.unwrap_err()), Error::ReaderClosed);
+}
+
+/// A fill that signals when it starts, then waits for `go` and returns
+/// an error if `fails`.
+fn stalled_fill(
+    started: mpsc::Sender<()>,
+    go: mpsc::Receiver<()>,
+    fails: bool,
+) -> impl FnMut(u64, &mut [u8]) -> io::Result<()> {
+    move |_, buf| {
+        started.send(()).unwrap();
+        go.recv().unwrap();
+        buf.fill(b'a');
+        if fails {
+            Err(io::Error::other("range failed"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[test]
+fn a_write_over_bytes_in_flight_waits_and_fills_them_if_that_write_fails() {
+    let (mut reader, writer) = pipe::pipe(64);
+    let (started, started_rx) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel();
+    let first = {
+        let writer = writer.clone();
+        spawn(move || writer.write_with(0, 4, stalled_fill(started, go_rx, true)))
+    };
+    started_rx.recv().unwrap();
+    // A retry of the same range must not report success for bytes the first
+    // write has not written (and, here, never will).
+    let retry = {
+        let writer = writer.clone();
+        spawn(move || writer.write_all_at(b"bbbb", 0))
+    };
+    eventually("the retry waits", || writer.stats().blocked_writers == 1);
+    go.send(()).unwrap();
+    assert!(first.join().is_err());
+    retry.join().unwrap();
+    drop(writer);
+    assert_eq!(read_to_end(&mut reader).0, b"bbbb");
+}
+
+#[test]
+fn close_with_error_reaches_the_reader_while_a_fill_is_stalled() {
+    let (mut reader, writer) = pipe::pipe(64);
+    let (started, started_rx) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel();
+    let stalled = {
+        let writer = writer.clone();
+        spawn(move || writer.write_with(0, 4, stalled_fill(started, go_rx, false)))
+    };
+    started_rx.recv().unwrap();
+    // A watchdog gives up on the stalled range: the reader hears of it now,
+    // not when (if ever) the fill returns.
+    writer.close_with_error(io::Error::new(io::ErrorKind::TimedOut, "range 0 stalled"));
+    let err = spawn(move || reader.read(&mut [0; 4])).join().unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    go.send(()).unwrap();
+    stalled.join().unwrap();
 }
