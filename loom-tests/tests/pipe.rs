@@ -182,7 +182,8 @@ fn a_write_over_a_failing_claim_fills_it_itself() {
             let writer = writer.clone();
             thread::spawn(move || writer.write_all_at(b"x", 0))
         };
-        assert!(failing.join().unwrap().is_err());
+        // `Ok` if the retry wrote the byte first (the fill was never called).
+        let _ = failing.join().unwrap();
         retry.join().unwrap().unwrap();
         drop(writer);
         let (bytes, end) = read_all(&mut reader);
