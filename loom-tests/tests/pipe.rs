@@ -17,6 +17,15 @@ fn read_all(reader: &mut pipe::Reader) -> (Vec<u8>, std::io::Result<usize>) {
     (out, end)
 }
 
+/// Runs `f` on a new thread with its own clone of `writer`.
+fn with_writer<T: 'static>(
+    writer: &pipe::Writer,
+    f: impl FnOnce(pipe::Writer) -> T + 'static,
+) -> thread::JoinHandle<T> {
+    let writer = writer.clone();
+    thread::spawn(move || f(writer))
+}
+
 fn pipe_error(err: &std::io::Error) -> Error {
     Error::of(err).expect("a pipe error").clone()
 }
@@ -25,14 +34,8 @@ fn pipe_error(err: &std::io::Error) -> Error {
 fn a_writer_filling_the_gap_wakes_the_blocked_reader() {
     loom::model(|| {
         let (mut reader, writer) = pipe::pipe(4);
-        let after = {
-            let writer = writer.clone();
-            thread::spawn(move || writer.write_all_at(b"bc", 1).unwrap())
-        };
-        let gap = {
-            let writer = writer.clone();
-            thread::spawn(move || writer.write_all_at(b"a", 0).unwrap())
-        };
+        let after = with_writer(&writer, |writer| writer.write_all_at(b"bc", 1).unwrap());
+        let gap = with_writer(&writer, |writer| writer.write_all_at(b"a", 0).unwrap());
         // The write side stays open while the reader waits: only the writes'
         // own wake-ups can get it going.
         let mut bytes = [0; 3];
@@ -51,10 +54,7 @@ fn closing_the_write_side_wakes_a_blocked_reader_and_a_blocked_writer() {
         let (mut reader, writer) = pipe::pipe(1);
         // Offset 1 is past the window until the reader reads offset 0, which
         // nobody writes: the writer can only leave through the close.
-        let blocked_writer = {
-            let writer = writer.clone();
-            thread::spawn(move || writer.write_at(b"x", 1))
-        };
+        let blocked_writer = with_writer(&writer, |writer| writer.write_at(b"x", 1));
         // The reader thread hands the reader back rather than dropping it:
         // dropping it would wake the writer by itself.
         let blocked_reader = thread::spawn(move || (reader.read(&mut [0; 2]), reader));
@@ -72,10 +72,7 @@ fn closing_the_write_side_wakes_a_blocked_reader_and_a_blocked_writer() {
 fn a_write_racing_a_close_is_refused_or_read() {
     loom::model(|| {
         let (mut reader, writer) = pipe::pipe(2);
-        let racing = {
-            let writer = writer.clone();
-            thread::spawn(move || writer.write_at(b"ab", 0))
-        };
+        let racing = with_writer(&writer, |writer| writer.write_at(b"ab", 0));
         writer.close();
         let (bytes, end) = read_all(&mut reader);
         end.unwrap();
@@ -151,12 +148,9 @@ fn overlapping_writers_claim_disjoint_bytes_and_the_first_wins() {
 fn a_failed_fill_releases_a_reader_waiting_at_the_end() {
     loom::model(|| {
         let (mut reader, writer) = pipe::pipe(2);
-        let failing = {
-            let writer = writer.clone();
-            thread::spawn(move || {
-                writer.write_with(0, 1, |_, _| Err(std::io::Error::other("source failed")))
-            })
-        };
+        let failing = with_writer(&writer, |writer| {
+            writer.write_with(0, 1, |_, _| Err(std::io::Error::other("source failed")))
+        });
         writer.close();
         let (bytes, end) = read_all(&mut reader);
         assert!(bytes.is_empty());
@@ -172,16 +166,10 @@ fn a_failed_fill_releases_a_reader_waiting_at_the_end() {
 fn a_write_over_a_failing_claim_fills_it_itself() {
     loom::model(|| {
         let (mut reader, writer) = pipe::pipe(2);
-        let failing = {
-            let writer = writer.clone();
-            thread::spawn(move || {
-                writer.write_with(0, 1, |_, _| Err(std::io::Error::other("source failed")))
-            })
-        };
-        let retry = {
-            let writer = writer.clone();
-            thread::spawn(move || writer.write_all_at(b"x", 0))
-        };
+        let failing = with_writer(&writer, |writer| {
+            writer.write_with(0, 1, |_, _| Err(std::io::Error::other("source failed")))
+        });
+        let retry = with_writer(&writer, |writer| writer.write_all_at(b"x", 0));
         // `Ok` if the retry wrote the byte first (the fill was never called).
         let _ = failing.join().unwrap();
         retry.join().unwrap().unwrap();

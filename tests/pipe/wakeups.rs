@@ -6,7 +6,7 @@ use std::sync::mpsc;
 
 use mwsr::pipe::{self, Error};
 
-use crate::{eventually, pattern, pipe_error, read_to_end, spawn};
+use crate::{Task, eventually, pattern, pipe_error, read_to_end, spawn};
 
 #[test]
 fn a_write_past_the_window_waits_for_the_reader() {
@@ -123,35 +123,32 @@ fn dropping_the_reader_wakes_a_blocked_writer_part_way() {
     assert_eq!(pipe_error(&second.unwrap_err()), Error::ReaderClosed);
 }
 
-/// A fill that signals when it starts, then waits for `go` and returns
-/// an error if `fails`.
-fn stalled_fill(
-    started: mpsc::Sender<()>,
-    go: mpsc::Receiver<()>,
-    fails: bool,
-) -> impl FnMut(u64, &mut [u8]) -> io::Result<()> {
-    move |_, buf| {
-        started.send(()).unwrap();
-        go.recv().unwrap();
-        buf.fill(b'a');
-        if fails {
-            Err(io::Error::other("range failed"))
-        } else {
-            Ok(())
-        }
-    }
+/// Starts `write_with(0, 4, ..)` on a thread, and returns once its fill is
+/// running (holding its claim on 0..4). The fill goes on when told to, and
+/// then fails if `fails`.
+fn stalled_write(writer: &pipe::Writer, fails: bool) -> (Task<io::Result<()>>, mpsc::Sender<()>) {
+    let (started, started_rx) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let writer = writer.clone();
+    let task = spawn(move || {
+        writer.write_with(0, 4, |_, buf| {
+            started.send(()).unwrap();
+            go_rx.recv().unwrap();
+            buf.fill(b'a');
+            match fails {
+                true => Err(io::Error::other("range failed")),
+                false => Ok(()),
+            }
+        })
+    });
+    started_rx.recv().unwrap();
+    (task, go)
 }
 
 #[test]
 fn a_write_over_bytes_in_flight_waits_and_fills_them_if_that_write_fails() {
     let (mut reader, writer) = pipe::pipe(64);
-    let (started, started_rx) = mpsc::channel();
-    let (go, go_rx) = mpsc::channel();
-    let first = {
-        let writer = writer.clone();
-        spawn(move || writer.write_with(0, 4, stalled_fill(started, go_rx, true)))
-    };
-    started_rx.recv().unwrap();
+    let (first, go) = stalled_write(&writer, true);
     // A retry of the same range must not report success for bytes the first
     // write has not written (and, here, never will).
     let retry = {
@@ -169,13 +166,7 @@ fn a_write_over_bytes_in_flight_waits_and_fills_them_if_that_write_fails() {
 #[test]
 fn close_with_error_reaches_the_reader_while_a_fill_is_stalled() {
     let (mut reader, writer) = pipe::pipe(64);
-    let (started, started_rx) = mpsc::channel();
-    let (go, go_rx) = mpsc::channel();
-    let stalled = {
-        let writer = writer.clone();
-        spawn(move || writer.write_with(0, 4, stalled_fill(started, go_rx, false)))
-    };
-    started_rx.recv().unwrap();
+    let (stalled, go) = stalled_write(&writer, false);
     // A watchdog gives up on the stalled range: the reader hears of it now,
     // not when (if ever) the fill returns.
     writer.close_with_error(io::Error::new(io::ErrorKind::TimedOut, "range 0 stalled"));
