@@ -72,10 +72,11 @@ impl Shared {
 }
 
 /// An error for the reader, with its kind and text taken before the lock
-/// (formatting it runs the user's `Display`).
+/// (formatting it runs the user's `Display`): the error itself until the
+/// reader has taken it, then its kind and text for later reads.
 #[derive(Debug)]
 pub(super) struct ReaderError {
-    error: io::Error,
+    error: Option<io::Error>,
     kind: io::ErrorKind,
     text: String,
 }
@@ -91,8 +92,15 @@ impl ReaderError {
         Self {
             kind: error.kind(),
             text: error.to_string(),
-            error,
+            error: Some(error),
         }
+    }
+
+    /// The error the first time, a copy of its kind and text after.
+    fn take(&mut self) -> io::Error {
+        self.error
+            .take()
+            .unwrap_or_else(|| io::Error::new(self.kind, self.text.clone()))
     }
 }
 
@@ -101,13 +109,8 @@ impl ReaderError {
 enum WriteEnd {
     Open,
     Closed,
-    /// Closed with an error for the reader: the error itself until the reader
-    /// has taken it, then its kind and text for later reads.
-    Failed {
-        error: Option<io::Error>,
-        kind: io::ErrorKind,
-        text: String,
-    },
+    /// Closed with an error for the reader.
+    Failed(ReaderError),
 }
 
 #[derive(Debug)]
@@ -150,8 +153,7 @@ pub(super) enum Step {
     /// them (then skip them) or gives them back (then claim them). Skipping
     /// at once would report them written when they may never be.
     WaitForClaim,
-    /// Fill the span with these bytes, then [`State::commit`] the range (or
-    /// [`State::abandon`] it).
+    /// Fill the span with these bytes, then [`State::settle`] the range.
     Claim(Range<u64>, Span),
 }
 
@@ -198,29 +200,17 @@ impl State {
         Step::Claim(claim, span)
     }
 
-    /// Turns a claim's bytes from reserved to filled.
-    pub(super) fn commit(&mut self, claim: Range<u64>) -> Settled {
+    /// Ends a claim: its bytes turn from reserved to filled if `written`,
+    /// or go back to free (its writer failed or panicked before filling
+    /// them).
+    pub(super) fn settle(&mut self, claim: Range<u64>, written: bool) -> Settled {
         self.reserved.remove(claim.start);
         if self.reader_closed {
             // Nobody will read it: let the memory go.
             self.pages.release_all_but(&self.reserved);
-        } else {
+        } else if written {
             self.filled.insert_joined(claim);
         }
-        self.settled()
-    }
-
-    /// Gives a claim's bytes back unwritten (its writer failed or panicked
-    /// before filling them).
-    pub(super) fn abandon(&mut self, claim: Range<u64>) -> Settled {
-        self.reserved.remove(claim.start);
-        if self.reader_closed {
-            self.pages.release_all_but(&self.reserved);
-        }
-        self.settled()
-    }
-
-    fn settled(&self) -> Settled {
         Settled {
             // At the end, the reader also waits for every claim to settle.
             reader: self.reader_waiting,
@@ -257,9 +247,7 @@ impl State {
             WriteEnd::Open => None,
             // At once: a writer's claim may be stuck (a stalled download is
             // what the error may be about).
-            WriteEnd::Failed { error, kind, text } => Some(Err(error
-                .take()
-                .unwrap_or_else(|| io::Error::new(*kind, text.clone())))),
+            WriteEnd::Failed(error) => Some(Err(error.take())),
             // Claims in flight settle by themselves (filled, or given back if
             // their fill fails); wait for them before telling EOF from a gap.
             WriteEnd::Closed if !self.reserved.is_empty() => None,
@@ -287,14 +275,7 @@ impl State {
         if !matches!(self.write_end, WriteEnd::Open) {
             return (false, error);
         }
-        self.write_end = match error {
-            None => WriteEnd::Closed,
-            Some(ReaderError { error, kind, text }) => WriteEnd::Failed {
-                error: Some(error),
-                kind,
-                text,
-            },
-        };
+        self.write_end = error.map_or(WriteEnd::Closed, WriteEnd::Failed);
         (true, None)
     }
 

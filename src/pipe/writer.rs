@@ -154,10 +154,7 @@ impl Writer {
                     let filled = put(claim.start, unsafe { span.bytes_mut() });
                     std::mem::forget(unwind);
                     state = shared.state.lock();
-                    let settled = match filled {
-                        Ok(()) => state.commit(claim.clone()),
-                        Err(_) => state.abandon(claim.clone()),
-                    };
+                    let settled = state.settle(claim.clone(), filled.is_ok());
                     shared.wake(settled);
                     if let Err(e) = filled {
                         return (pos - offset, Err(e));
@@ -232,7 +229,7 @@ struct AbandonOnUnwind<'a> {
 impl Drop for AbandonOnUnwind<'_> {
     fn drop(&mut self) {
         let mut state = self.shared.state.lock();
-        let settled = state.abandon(self.claim.clone());
+        let settled = state.settle(self.claim.clone(), false);
         self.shared.wake(settled);
     }
 }
