@@ -71,6 +71,11 @@ impl<R> Blocks<R> {
         &self.buf[chunk.start..chunk.start + chunk.len]
     }
 
+    /// The offset in the stream just past the last byte read from `R`.
+    pub(super) fn len_read(&self) -> u64 {
+        self.block_start + self.filled as u64
+    }
+
     /// Returns the last chunk to the stream, to be read again.
     pub(super) fn push_back(&mut self) {
         self.pos = self.last;

@@ -81,3 +81,44 @@ impl fmt::Display for Corruption {
 }
 
 impl std::error::Error for Corruption {}
+
+/// Where a log read to its end stops being intact, and what follows: see
+/// [`Reader::skip_to_end`](super::Reader::skip_to_end) and
+/// [`Reader::log_end`](super::Reader::log_end).
+///
+/// A writer must never append after damage or a torn write: the torn
+/// chunk's length would swallow what comes next, and readers would lose
+/// records that were acknowledged. Truncate the log to
+/// [`intact_len`](Self::intact_len) (and sync that) before appending with
+/// [`Writer::at_offset`](super::Writer::at_offset), as
+/// [`Wal::open`](super::Wal::open) does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogEnd {
+    /// The offset just past the last whole record (or where the reader
+    /// started, if it read none): the length to truncate the log to.
+    pub intact_len: u64,
+    /// How far the log went: the offset just past the last byte read.
+    pub len: u64,
+    /// The log ends inside a record or a chunk header: a write cut short,
+    /// usually by a crash.
+    pub torn: bool,
+    /// Damage was found after the last whole record (a checksum mismatch,
+    /// a bad length, an unknown chunk type, ...): the bytes past
+    /// `intact_len` are more than a torn write.
+    pub damaged: bool,
+    /// Damage found anywhere in what was read (see
+    /// [`Reader::corruptions`](super::Reader::corruptions)); damage before
+    /// the last whole record stays in the log.
+    pub corruptions: u64,
+}
+
+impl LogEnd {
+    /// Bytes past the intact log: what truncating to
+    /// [`intact_len`](Self::intact_len) cuts off. Besides torn or damaged
+    /// bytes, these may be a block's zero trailer, a zero-filled
+    /// (preallocated) region, or an empty `FIRST` chunk a writer left of an
+    /// abandoned record, none of which holds a record.
+    pub fn cut_bytes(&self) -> u64 {
+        self.len.saturating_sub(self.intact_len)
+    }
+}

@@ -28,7 +28,7 @@ mod reader;
 mod wal;
 mod writer;
 
-pub use corruption::{Corruption, Reason};
+pub use corruption::{Corruption, LogEnd, Reason};
 pub use reader::{Mode, Reader, RecordReader, Records};
 pub use wal::{Wal, WalStats};
 pub use writer::{RecordWriter, Writer};

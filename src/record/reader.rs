@@ -4,7 +4,7 @@ use std::fmt;
 use std::io::{self, Read, Seek};
 
 use super::blocks::{Blocks, Chunk, Physical};
-use super::{Corruption, Reason, chunk};
+use super::{Corruption, HEADER_SIZE, LogEnd, Reason, chunk};
 
 /// What a [`Reader`] does with damage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +87,12 @@ pub struct Reader<R> {
     /// Where the record last started (by `event`) begins.
     record_start: u64,
     last_record: Option<u64>,
+    /// The offset just past the last whole record (see [`LogEnd`]).
+    intact_len: u64,
+    /// Damage was found since the last whole record.
+    tail_damaged: bool,
+    /// What the reader found the last time it reached the end.
+    end: Option<LogEnd>,
     corruptions: u64,
     dropped_bytes: u64,
     on_corruption: Option<Report>,
@@ -119,6 +125,9 @@ impl<R: Read> Reader<R> {
             failed: None,
             record_start: 0,
             last_record: None,
+            intact_len: 0,
+            tail_damaged: false,
+            end: None,
             corruptions: 0,
             dropped_bytes: 0,
             on_corruption: None,
@@ -260,6 +269,9 @@ impl<R: Read> Reader<R> {
                         Fragment::None
                     };
                     self.record_start = c.offset;
+                    if c.kind == chunk::FULL {
+                        self.whole_record(&c);
+                    }
                     return Ok(Event::Start(c));
                 }
                 _ => match &mut self.fragment {
@@ -267,6 +279,7 @@ impl<R: Read> Reader<R> {
                         *len += c.len as u64;
                         if c.kind == chunk::LAST {
                             self.fragment = Fragment::None;
+                            self.whole_record(&c);
                         }
                         return Ok(Event::Piece(c));
                     }
@@ -316,8 +329,15 @@ impl<R: Read> Reader<R> {
         }
     }
 
+    /// A record ended whole with chunk `last`.
+    fn whole_record(&mut self, last: &Chunk) {
+        self.intact_len = last.offset + (HEADER_SIZE + last.len) as u64;
+        self.tail_damaged = false;
+    }
+
     /// Counts `damage`, and reports it if tolerant.
     fn note(&mut self, damage: &Corruption) {
+        self.tail_damaged = true;
         self.corruptions += 1;
         self.dropped_bytes += damage.bytes;
         if let (Mode::Tolerant, Some(report)) = (self.mode, &mut self.on_corruption) {
@@ -326,8 +346,18 @@ impl<R: Read> Reader<R> {
     }
 
     /// The end of the log for now: clean, or torn (an error when strict).
-    fn end(&self, torn: u64) -> io::Result<()> {
-        let inside = matches!(self.fragment, Fragment::Open { .. });
+    fn end(&mut self, torn: u64) -> io::Result<()> {
+        // An empty `FIRST` chunk is all a writer leaves of a record it
+        // abandoned where exactly a header's room was left in the block
+        // (see `RecordWriter`): readers skip it, at the end as elsewhere.
+        let inside = matches!(self.fragment, Fragment::Open { len, .. } if len > 0);
+        self.end = Some(LogEnd {
+            intact_len: self.intact_len,
+            len: self.blocks.len_read(),
+            torn: inside || torn > 0,
+            damaged: self.tail_damaged,
+            corruptions: self.corruptions,
+        });
         if self.mode == Mode::Strict && (inside || torn > 0) {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -335,6 +365,54 @@ impl<R: Read> Reader<R> {
             ));
         }
         Ok(())
+    }
+
+    /// Reads (and drops) every record left, then tells where the intact log
+    /// ends: what a writer that goes on appending to this log must truncate
+    /// it to first (see [`LogEnd`]).
+    ///
+    /// ```
+    /// use mwsr::record::{Reader, Writer};
+    ///
+    /// let mut log = Writer::new(Vec::new());
+    /// log.write_record(b"kept")?;
+    /// log.write_record(&[b'x'; 100])?;
+    /// let mut bytes = log.into_inner();
+    /// bytes.truncate(bytes.len() - 10); // a write cut short by a crash
+    ///
+    /// let end = Reader::tolerant(&bytes[..]).skip_to_end()?;
+    /// assert!(end.torn && !end.damaged);
+    /// assert_eq!(end.intact_len, 11); // just past "kept"
+    /// assert_eq!(end.cut_bytes(), 97);
+    /// bytes.truncate(end.intact_len as usize); // now safe to append to
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`read_record`](Self::read_record): a [strict](Mode::Strict)
+    /// reader fails at damage and at a torn end, a tolerant one only for
+    /// `R`'s I/O errors.
+    pub fn skip_to_end(&mut self) -> io::Result<LogEnd> {
+        let mut record = Vec::new();
+        while self.read_record(&mut record)? {}
+        Ok(self
+            .end
+            .expect("mwsr: read_record returned false at the end of the log"))
+    }
+
+    /// The offset just past the last whole record read so far (or where the
+    /// reader started, before any): where intact log ends as far as this
+    /// reader has seen.
+    pub fn intact_len(&self) -> u64 {
+        self.intact_len
+    }
+
+    /// What the reader found the last time it reached the end of the log
+    /// (`None` before it did): where the intact log ends, and whether the
+    /// bytes after it are a torn write or damage. A tolerant reader ends
+    /// cleanly at a torn tail; this is how to tell.
+    pub fn log_end(&self) -> Option<LogEnd> {
+        self.end
     }
 
     /// After an error, skips to the next block and resumes at the first
@@ -406,6 +484,7 @@ impl<R: Read + Seek> Reader<R> {
     pub fn seek_record(&mut self, offset: u64) -> io::Result<()> {
         self.blocks.seek(offset)?;
         self.reset();
+        (self.intact_len, self.tail_damaged, self.end) = (offset, false, None);
         Ok(())
     }
 }

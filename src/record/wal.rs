@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::Writer;
+use super::{BLOCK_SIZE, HEADER_SIZE, LogEnd, Reader, Writer, chunk};
 use crate::{AsyncBuffer, Sink};
 
 /// A durable log in the LevelDB format with group commit, as LevelDB and
@@ -21,6 +21,8 @@ use crate::{AsyncBuffer, Sink};
 /// the next batch's sync (or a [`sync`](Self::sync)). Read the file back
 /// with a [tolerant](super::Mode::Tolerant) [`Reader`](super::Reader) after
 /// a crash: a batch cut short by it is a torn tail, a clean end.
+/// [`open`](Self::open) cuts such a tail off before it appends, so every
+/// record a sync acknowledged stays readable, also by a strict reader.
 ///
 /// ```
 /// let dir = tempfile::tempdir()?;
@@ -43,6 +45,7 @@ use crate::{AsyncBuffer, Sink};
 pub struct Wal {
     buffer: AsyncBuffer<u8, Framer>,
     counters: Arc<Counters>,
+    recovery: LogEnd,
 }
 
 /// What a [`Wal`] has done so far.
@@ -84,22 +87,75 @@ impl Wal {
     }
 
     /// Appends to the log at `path`, created if missing, keeping its block
-    /// boundaries. A log whose last record a crash tore should be read back
-    /// (and usually replaced by a new one, as LevelDB does) rather than
-    /// appended to: readers see the torn bytes as damage once they are no
-    /// longer at the end.
+    /// boundaries. The log is read to its end first: whatever follows its
+    /// last whole record (a write torn by a crash, or damage) is cut off and
+    /// the cut is synced before anything is appended, so the new records
+    /// never land behind bytes that would hide them from readers.
+    /// [`recovery`](Self::recovery) tells what was cut. Damage *before* the
+    /// last whole record is left in place (a tolerant reader skips it) and
+    /// counted there.
+    ///
+    /// Reading the log costs one pass over the file: read its records before
+    /// `open` (with a tolerant [`Reader`]) to replay them.
     ///
     /// # Errors
-    /// As [`create`](Self::create).
+    /// As [`create`](Self::create); reading the log; `InvalidData` if the
+    /// file holds not a single whole record and does not begin as a torn
+    /// log would (it may not be a log at all: nothing is cut then; remove it
+    /// or use
+    /// [`create`](Self::create) to start afresh).
     pub fn open(path: impl AsRef<Path>) -> io::Result<Self> {
-        let file = OpenOptions::new().append(true).create(true).open(&path)?;
-        sync_parent(path.as_ref())?;
-        let len = file.metadata()?.len();
-        Self::from_file(file, len, Self::DEFAULT_CAPACITY)
+        Self::open_with_capacity(path, Self::DEFAULT_CAPACITY)
     }
 
-    /// A log written to `file`, which holds `len` bytes of log and is
-    /// positioned at its end, with batches of up to `capacity` bytes
+    /// As [`open`](Self::open), with batches of up to `capacity` bytes (see
+    /// [`from_file`](Self::from_file)).
+    ///
+    /// # Errors
+    /// As [`open`](Self::open) and [`from_file`](Self::from_file).
+    pub fn open_with_capacity(path: impl AsRef<Path>, capacity: usize) -> io::Result<Self> {
+        let path = path.as_ref();
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)?;
+        sync_parent(path)?;
+        let end = Reader::tolerant(&file).skip_to_end()?;
+        if end.cut_bytes() > 0 {
+            if end.intact_len == 0 && (end.damaged || !starts_like_a_log(&file)?) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "mwsr::record::Wal: {} holds no intact record ({} bytes that do not \
+                         read as a log); not truncating it",
+                        path.display(),
+                        end.len
+                    ),
+                ));
+            }
+            // Never append after damage (as LevelDB and RocksDB): cut it off,
+            // durably, before the first new record is written.
+            file.set_len(end.intact_len)?;
+            file.sync_all()?;
+        }
+        let mut wal = Self::from_file(file, end.intact_len, capacity)?;
+        wal.recovery = end;
+        Ok(wal)
+    }
+
+    /// What [`open`](Self::open) found at the end of the log and cut off
+    /// (nothing, for a log made by [`create`](Self::create) or
+    /// [`from_file`](Self::from_file)): `cut_bytes()` bytes past
+    /// `intact_len`, `torn` if a write was cut short, `damaged` if there was
+    /// more than a torn write, and `corruptions` anywhere in the log.
+    pub fn recovery(&self) -> LogEnd {
+        self.recovery
+    }
+
+    /// A log written to `file`, which holds `len` bytes of intact log (see
+    /// [`Reader::skip_to_end`]: never append after a torn or damaged tail)
+    /// and is positioned at its end, with batches of up to `capacity` bytes
     /// (framing excluded; a larger record is written on its own).
     ///
     /// # Errors
@@ -118,7 +174,15 @@ impl Wal {
             .capacity(capacity)
             .thread_name("mwsr-wal")
             .build(framer)?;
-        Ok(Self { buffer, counters })
+        Ok(Self {
+            buffer,
+            counters,
+            recovery: LogEnd {
+                intact_len: len,
+                len,
+                ..LogEnd::default()
+            },
+        })
     }
 
     /// Appends `record`; returns at once. It is durable once a later
@@ -187,8 +251,24 @@ impl std::fmt::Debug for Wal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Wal")
             .field("stats", &self.stats())
+            .field("recovery", &self.recovery)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether `file` begins as a log whose first record a crash tore would:
+/// with less than a header, or a `FULL` or `FIRST` header whose chunk fits
+/// its block. A file that does not may be no log at all, and is not cut.
+fn starts_like_a_log(mut file: &File) -> io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    file.seek(SeekFrom::Start(0))?;
+    let mut header = Vec::with_capacity(HEADER_SIZE);
+    file.take(HEADER_SIZE as u64).read_to_end(&mut header)?;
+    let Some(&[_, _, _, _, l0, l1, kind]) = header.first_chunk::<HEADER_SIZE>() else {
+        return Ok(true); // a torn header
+    };
+    let len = usize::from(u16::from_le_bytes([l0, l1]));
+    Ok(matches!(kind, chunk::FULL | chunk::FIRST) && HEADER_SIZE + len <= BLOCK_SIZE)
 }
 
 /// Makes the log file's directory entry durable: `sync_data` on the file

@@ -4,6 +4,7 @@
 mod damage;
 mod format;
 mod properties;
+mod recovery;
 mod wal;
 
 use mwsr::record::{BLOCK_SIZE, Corruption, HEADER_SIZE, Mode, Reader, Writer};
