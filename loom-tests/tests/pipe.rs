@@ -179,3 +179,69 @@ fn a_write_over_a_failing_claim_fills_it_itself() {
         assert_eq!(bytes, b"x");
     });
 }
+
+/// `close_with_error` racing a fill in flight: either the fill committed
+/// first (the write returns `Ok` and the reader gets its bytes before the
+/// error), or the write fails and the reader only ever gets the error. Never
+/// `Ok` for bytes the reader does not get, never bytes after the error.
+#[test]
+fn close_with_error_racing_a_fill_is_final() {
+    loom::model(|| {
+        let (mut reader, writer) = pipe::pipe(2);
+        let filling = with_writer(&writer, |writer| {
+            writer.write_with(0, 1, |_, buf| {
+                buf[0] = b'x';
+                Ok(())
+            })
+        });
+        writer.close_with_error(std::io::Error::other("gave up"));
+        let (bytes, end) = read_all(&mut reader);
+        assert_eq!(end.unwrap_err().to_string(), "gave up");
+        let wrote = filling.join().unwrap();
+        // Whatever the fill did meanwhile, the error stays final.
+        let (after, again) = read_all(&mut reader);
+        assert_eq!(after, b"", "bytes after the error");
+        assert_eq!(again.unwrap_err().to_string(), "gave up");
+        match wrote {
+            Ok(()) => assert_eq!(bytes, b"x", "Ok, but the bytes were not read"),
+            Err(e) => {
+                assert_eq!(pipe_error(&e), Error::WriteClosed);
+                assert_eq!(bytes, b"");
+            }
+        }
+    });
+}
+
+/// A retry of a range after a failed fill, while the reader reads what the
+/// failed attempt committed: the retry fills only what is missing (also once
+/// the reader has passed the range's start), and the reader gets each byte
+/// once.
+#[test]
+fn a_retried_fill_completes_while_the_reader_reads() {
+    loom::model(|| {
+        let (mut reader, writer) = pipe::pipe(4); // one-byte pages
+        let reading = thread::spawn(move || read_all(&mut reader));
+        let mut failed = false;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            assert!(attempts <= 2, "the retry did not complete");
+            let wrote = writer.write_with(0, 2, |at, buf| {
+                if at == 1 && !failed {
+                    failed = true;
+                    return Err(std::io::Error::other("source failed"));
+                }
+                buf[0] = b"ab"[at as usize];
+                Ok(())
+            });
+            match wrote {
+                Ok(()) => break,
+                Err(e) => assert_eq!(e.to_string(), "source failed"),
+            }
+        }
+        drop(writer);
+        let (bytes, end) = reading.join().unwrap();
+        end.unwrap();
+        assert_eq!(bytes, b"ab");
+    });
+}

@@ -25,8 +25,9 @@ use std::io;
 #[non_exhaustive]
 pub enum Error {
     /// A write at or across an offset the reader has already consumed (the Go
-    /// library's `ErrOffsetLessThanConsumed`). Nothing of it was written.
-    /// Kind: `InvalidInput`.
+    /// library's `ErrOffsetLessThanConsumed`): a `write_at` that starts
+    /// below the reader's position, or a `write_with` whose whole range lies
+    /// below it. Nothing of it was written. Kind: `InvalidInput`.
     #[error("write at offset {offset} is below offset {consumed}, which the reader has reached")]
     BelowConsumed {
         /// Where the write started.
@@ -43,10 +44,12 @@ pub enum Error {
         len: usize,
     },
     /// A write after the write side was closed (by `close`,
-    /// `close_with_error` or dropping every writer). Kind: `BrokenPipe`.
+    /// `close_with_error` or dropping every writer), or one whose piece in
+    /// flight `close_with_error` discarded. Kind: `BrokenPipe`.
     #[error("write on a pipe whose write side is closed")]
     WriteClosed,
-    /// A write after the reader was closed or dropped, or a read after the
+    /// A write after the reader was closed or dropped (also one whose piece
+    /// was in flight then: its bytes were discarded), or a read after the
     /// reader's own `close`. Kind: `BrokenPipe`.
     #[error("the pipe's reader is closed")]
     ReaderClosed,

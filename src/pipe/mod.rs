@@ -31,9 +31,13 @@
 //!   at most the window in memory (plus up to two pages). A write longer
 //!   than the window goes in piece by piece as room appears.
 //!   [`unbounded`] never blocks writers, as the Go version.
-//! - **Offsets already read** cannot be written: a write starting below the
-//!   reader's position fails with [`Error::BelowConsumed`] and writes
-//!   nothing, also when it reaches past the position.
+//! - **Offsets already read** cannot be written: a [`Writer::write_at`]
+//!   starting below the reader's position fails with
+//!   [`Error::BelowConsumed`] and writes nothing, also when it reaches past
+//!   the position. [`Writer::write_with`], whose `fill` may fail part-way,
+//!   counts bytes already read as written instead: it writes the part of
+//!   its range at or past the position, so a failed range can be written
+//!   again as it is, and fails only if the whole range lies below.
 //! - **Overlapping writes: the first write of a byte wins.** A later write
 //!   over bytes already written leaves them as they are and counts them as
 //!   written; over bytes another thread is writing right now, it waits for
@@ -41,15 +45,21 @@
 //!   last write win, which would let a writer change bytes the reader is
 //!   reading; keeping written bytes fixed is what lets writers copy in
 //!   parallel and the reader read without a lock.) A retried range carries
-//!   the same bytes, so retries are harmless.
+//!   the same bytes, so retries are harmless; retry a failed `write_with`
+//!   with the same range (see its docs).
 //! - **Closing the write side** ([`Writer::close`], or dropping every
 //!   writer; a writer dropped by a panic closes it with an error instead): the reader gets every contiguous byte, then end of file, or
 //!   [`Error::Gap`] saying how many bytes were never written and how many
 //!   written past them are lost (the Go version drops them silently).
+//!   Pieces in flight at the close still go in and are read.
 //!   [`Writer::close_with_error`] hands the reader that error instead, after
-//!   the bytes readable so far, without waiting for writes in flight.
+//!   the bytes readable so far, without waiting for writes in flight. The
+//!   error is final: pieces in flight are discarded when they end, and
+//!   their writes fail with [`Error::WriteClosed`], so a write returns `Ok`
+//!   only for bytes that went in before the close.
 //! - **Closing the reader** ([`Reader::close`], or dropping it) makes writes
-//!   fail with [`Error::ReaderClosed`] (`BrokenPipe`) and frees the memory.
+//!   fail with [`Error::ReaderClosed`] (`BrokenPipe`), also those with a
+//!   piece in flight, and frees the memory.
 //! - **Wake-ups.** Closing either side wakes every blocked reader and
 //!   writer (the Go version leaves a blocked reader waiting for good).
 //!

@@ -77,9 +77,10 @@ impl Reader {
     }
 
     /// Closes the read side: writers' blocked and later writes fail with
-    /// [`Error::ReaderClosed`](super::Error::ReaderClosed), the buffered
-    /// bytes are freed, and later reads fail with the same error. Dropping
-    /// the reader does the same.
+    /// [`Error::ReaderClosed`](super::Error::ReaderClosed), and so do writes
+    /// whose piece is being copied or filled now (its bytes are discarded
+    /// when that ends); the buffered bytes are freed, and later reads fail
+    /// with the same error. Dropping the reader does the same.
     pub fn close(&mut self) {
         self.span = Span::EMPTY;
         let mut state = self.shared.state.lock();

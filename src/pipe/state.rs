@@ -36,7 +36,7 @@ pub(super) struct Shared {
 
 impl Shared {
     /// Wakes whoever a settled claim concerns.
-    pub(super) fn wake(&self, settled: Settled) {
+    pub(super) fn wake(&self, settled: &Settled) {
         if settled.reader {
             self.readable.notify_one();
         }
@@ -133,13 +133,16 @@ pub(super) struct State {
     pub(super) claim_waiters: usize,
 }
 
-/// Whom a claim settling (committed or given back) may concern.
-#[derive(Debug, Clone, Copy)]
+/// How a claim settled, and whom that may concern.
+#[derive(Debug)]
 pub(super) struct Settled {
     /// The reader may be waiting for these bytes, or for the last claim.
     pub(super) reader: bool,
     /// Writers wait to see whether these bytes get written.
     pub(super) writers: bool,
+    /// Why bytes written into the claim were not committed: the pipe closed,
+    /// in a way that discards them, while they were being written.
+    pub(super) refused: Option<Error>,
 }
 
 /// What a writer at `pos` does next.
@@ -203,18 +206,33 @@ impl State {
     /// Ends a claim: its bytes turn from reserved to filled if `written`,
     /// or go back to free (its writer failed or panicked before filling
     /// them).
+    ///
+    /// Written bytes are refused, not committed, if the reader has closed
+    /// or the write side has failed since the claim was made: nobody will
+    /// read them (a failed write side has handed, or will hand, the reader
+    /// its error at once, and that error is final), so the writer must not
+    /// report them written. A graceful close refuses nothing: the reader
+    /// waits for claims in flight and reads their bytes.
     pub(super) fn settle(&mut self, claim: Range<u64>, written: bool) -> Settled {
         self.reserved.remove(claim.start);
+        let refused = if matches!(self.write_end, WriteEnd::Failed(_)) {
+            Some(Error::WriteClosed)
+        } else if self.reader_closed {
+            Some(Error::ReaderClosed)
+        } else {
+            None
+        };
         if self.reader_closed {
             // Nobody will read it: let the memory go.
             self.pages.release_all_but(&self.reserved);
-        } else if written {
+        } else if written && refused.is_none() {
             self.filled.insert_joined(claim);
         }
         Settled {
             // At the end, the reader also waits for every claim to settle.
             reader: self.reader_waiting,
             writers: self.claim_waiters > 0,
+            refused: refused.filter(|_| written),
         }
     }
 
@@ -246,7 +264,9 @@ impl State {
         match &mut self.write_end {
             WriteEnd::Open => None,
             // At once: a writer's claim may be stuck (a stalled download is
-            // what the error may be about).
+            // what the error may be about). Claims that settle later are
+            // refused (`settle`), so nothing becomes readable after this:
+            // the error is final.
             WriteEnd::Failed(error) => Some(Err(error.take())),
             // Claims in flight settle by themselves (filled, or given back if
             // their fill fails); wait for them before telling EOF from a gap.

@@ -32,17 +32,23 @@ impl Writer {
     /// value (the first write of a byte wins) and count as written; bytes
     /// another thread is writing right now are waited for.
     ///
-    /// Returns fewer bytes than `buf.len()` only if the pipe closed part-way;
-    /// the next call then fails. Use [`write_all_at`](Self::write_all_at)
-    /// to get that error at once.
+    /// Returns fewer bytes than `buf.len()` only if the pipe closed part-way
+    /// (the bytes returned went in before the close); the next call then
+    /// fails. Use [`write_all_at`](Self::write_all_at) to get that error at
+    /// once.
     ///
     /// # Errors
     /// [`Error::BelowConsumed`] if `offset` is below what the reader has
-    /// consumed (nothing is written, also when the write reaches past it),
+    /// consumed (nothing is written, also when the write reaches past it;
+    /// [`write_with`](Self::write_with) writes the part past it instead),
     /// [`Error::OffsetOverflow`], [`Error::WriteClosed`] or
-    /// [`Error::ReaderClosed`], each inside an `io::Error`.
+    /// [`Error::ReaderClosed`], each inside an `io::Error`. The last two
+    /// also when the pipe closes while this write copies, if the close
+    /// discards the piece being copied (see
+    /// [`close_with_error`](Self::close_with_error)) and nothing went in
+    /// before it.
     pub fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
-        let (done, result) = self.write_range(offset, buf.len(), |at, dst| {
+        let (done, result) = self.write_range(offset, buf.len(), Below::Refuse, |at, dst| {
             let from = (at - offset) as usize;
             dst.copy_from_slice(&buf[from..from + dst.len()]);
             Ok(())
@@ -85,22 +91,88 @@ impl Writer {
     /// all of `buf`: bytes it leaves alone hold whatever the page held
     /// before (zeros, or earlier bytes of the stream).
     ///
+    /// Bytes of the range that the reader has already read count as
+    /// written (some write supplied them) and are skipped too, so a range
+    /// that starts below the reader's position writes its part at or past
+    /// it. Only a range that lies wholly below the position (nothing of it
+    /// is left to write) fails, with [`Error::BelowConsumed`].
+    ///
     /// # Errors
-    /// As [`write_all_at`](Self::write_all_at), or the first error `fill`
-    /// returns: the pieces before it stay written and the failed piece is
-    /// left free, so the range can be written again. A `fill` that panics
-    /// leaves its piece free too.
+    /// - The first error `fill` returns, as it is. The pieces before it
+    ///   stay written (and may have been read since); the failed piece and
+    ///   the rest of the range are left free. A `fill` that panics leaves
+    ///   its piece free too.
+    /// - [`Error::BelowConsumed`] only if the whole range lies below the
+    ///   reader's position (see above); [`Error::OffsetOverflow`].
+    /// - [`Error::WriteClosed`] or [`Error::ReaderClosed`] if the pipe is
+    ///   closed, or closes while the call waits for room or for another
+    ///   write's piece.
+    /// - The same if the pipe closes while `fill` runs and the close
+    ///   discards its piece ([`close_with_error`](Self::close_with_error),
+    ///   or the reader's close): the reader never gets those bytes, so the
+    ///   call does not report them written. After a [`close`](Self::close),
+    ///   the piece being filled still goes in (the reader gets it), and the
+    ///   call fails with [`Error::WriteClosed`] only if more of the range
+    ///   was left to write.
+    ///
+    /// # Retrying after a failed `fill`
+    /// Call `write_with` again with the same `offset` and `len` (and a
+    /// `fill` for the same bytes) until it returns `Ok`; there is no
+    /// progress to keep track of. Each call calls `fill` only for the bytes
+    /// still missing: pieces an earlier attempt (or another write)
+    /// committed are skipped, and so are bytes the reader has read since.
+    /// The reader gets every byte once.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # use std::io::Read;
+    /// let (mut reader, writer) = mwsr::pipe::pipe(64); // 16-byte pieces
+    /// let mut asked = Vec::new();
+    /// let mut flaky = |at: u64, buf: &mut [u8]| {
+    ///     asked.push(at);
+    ///     if asked.len() == 2 {
+    ///         return Err(std::io::Error::other("connection reset"));
+    ///     }
+    ///     buf.fill(b'x');
+    ///     Ok(())
+    /// };
+    /// // 0..16 goes in, then the fill for 16..32 fails...
+    /// assert!(writer.write_with(0, 40, &mut flaky).is_err());
+    /// // ...and the reader reads 0..16 meanwhile.
+    /// let mut bytes = vec![0; 16];
+    /// reader.read_exact(&mut bytes)?;
+    /// // The same call again fills 16..40 only.
+    /// writer.write_with(0, 40, &mut flaky)?;
+    /// assert_eq!(asked, [0, 16, 16, 32]);
+    /// drop(writer);
+    /// reader.read_to_end(&mut bytes)?;
+    /// assert_eq!(bytes, [b'x'; 40]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Stop on [`Error::WriteClosed`] or [`Error::ReaderClosed`]: the pipe
+    /// stays closed. A retry meets [`Error::BelowConsumed`] only if other
+    /// writes supplied the whole range and the reader has read it: nothing
+    /// is left to write.
     pub fn write_with<F>(&self, offset: u64, len: usize, mut fill: F) -> io::Result<()>
     where
         F: FnMut(u64, &mut [u8]) -> io::Result<()>,
     {
-        self.write_range(offset, len, &mut fill).1
+        self.write_range(offset, len, Below::SkipRead, &mut fill).1
     }
 
     /// Writes `len` bytes from `offset`, piece by piece: reserves each free
     /// piece under the lock, has `put` fill it without the lock, then
-    /// commits it. Returns the bytes done and how the write ended.
-    fn write_range<F>(&self, offset: u64, len: usize, mut put: F) -> (u64, io::Result<()>)
+    /// commits it. Returns the bytes done (including bytes skipped as
+    /// written) and how the write ended.
+    fn write_range<F>(
+        &self,
+        offset: u64,
+        len: usize,
+        below: Below,
+        mut put: F,
+    ) -> (u64, io::Result<()>)
     where
         F: FnMut(u64, &mut [u8]) -> io::Result<()>,
     {
@@ -112,14 +184,20 @@ impl Writer {
         if let Some(refused) = state.write_refusal() {
             return (0, Err(refused.into()));
         }
-        if offset < state.consumed() {
-            let consumed = state.consumed();
+        let consumed = state.consumed();
+        let refused = match below {
+            Below::Refuse => offset < consumed,
+            // Also an empty range below the position: it is wholly below.
+            Below::SkipRead => offset < consumed && end <= consumed,
+        };
+        if refused {
             return (0, Err(Error::BelowConsumed { offset, consumed }.into()));
         }
         let mut pos = offset;
         loop {
             // Bytes from `pos` that another write supplied may have been
-            // read while this one waited or filled.
+            // read while this one waited or filled (and, for `SkipRead`,
+            // before it began).
             pos = pos.max(state.consumed());
             if pos >= end {
                 return (len as u64, Ok(()));
@@ -155,9 +233,13 @@ impl Writer {
                     std::mem::forget(unwind);
                     state = shared.state.lock();
                     let settled = state.settle(claim.clone(), filled.is_ok());
-                    shared.wake(settled);
+                    shared.wake(&settled);
                     if let Err(e) = filled {
                         return (pos - offset, Err(e));
+                    }
+                    // The pipe closed meanwhile and discarded the bytes.
+                    if let Some(refused) = settled.refused {
+                        return (pos - offset, Err(refused.into()));
                     }
                     pos = claim.end;
                 }
@@ -183,15 +265,28 @@ impl Writer {
     /// written, the reader gets end of file, or [`Error::Gap`] if bytes are
     /// missing. Writes still blocked, and later ones, fail with
     /// [`Error::WriteClosed`]. Only the first close (or error) counts.
+    ///
+    /// Pieces being copied or filled right now still go in: the reader
+    /// waits for them before it tells end of file from a gap, and reads
+    /// them. The writes they belong to fail with [`Error::WriteClosed`]
+    /// only if more of their range was left to write.
     pub fn close(&self) {
         self.end(None);
     }
 
     /// Closes the write side with `err`: the reader gets the bytes readable
-    /// so far, then `err` (later reads: an error of the same kind and text),
+    /// now, then `err` (later reads: an error of the same kind and text),
     /// without waiting for writes in flight. An `err` of kind `Interrupted`
     /// is passed on inside one of kind `Other`, as `Read` loops retry on
     /// `Interrupted`.
+    ///
+    /// The error is final: nothing becomes readable after it. A piece that
+    /// is being copied or filled when the write side closes is discarded
+    /// when its copy or `fill` ends, and its write fails with
+    /// [`Error::WriteClosed`] (a [`write_at`](Self::write_at) that got
+    /// pieces in before returns their count, and the next call fails).
+    /// So a write that reports bytes written put them in before the close;
+    /// the reader gets them, before `err`, unless a gap comes before them.
     pub fn close_with_error(&self, err: io::Error) {
         self.end(Some(err));
     }
@@ -219,6 +314,17 @@ impl Writer {
     }
 }
 
+/// What a write that starts below the reader's position does.
+#[derive(Debug, Clone, Copy)]
+enum Below {
+    /// Fails whole with [`Error::BelowConsumed`] (`write_at`, as in Go).
+    Refuse,
+    /// Skips the bytes already read, which some write supplied, and fails
+    /// only if the whole range lies below the position (`write_with`, whose
+    /// failed ranges are meant to be written again).
+    SkipRead,
+}
+
 /// Gives a claim back if the code filling it panics, so that the reader does
 /// not wait at the end for a piece that will never come.
 struct AbandonOnUnwind<'a> {
@@ -230,7 +336,7 @@ impl Drop for AbandonOnUnwind<'_> {
     fn drop(&mut self) {
         let mut state = self.shared.state.lock();
         let settled = state.settle(self.claim.clone(), false);
-        self.shared.wake(settled);
+        self.shared.wake(&settled);
     }
 }
 

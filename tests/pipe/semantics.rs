@@ -381,3 +381,79 @@ fn a_writer_dropped_by_a_panic_fails_the_stream() {
     let err = end.unwrap_err();
     assert!(err.to_string().contains("panicked"), "{err}");
 }
+
+#[test]
+fn a_retry_loop_after_failed_fills_completes_and_the_reader_gets_each_byte_once() {
+    let data = pattern(100);
+    // 16-byte pages, so a fill is called for pieces 0..16, 16..32, ...; the
+    // window (64) never holds this single thread back here.
+    let (mut reader, writer) = pipe::pipe(64);
+    let mut calls = 0;
+    let mut filled = Vec::new();
+    let mut got = Vec::new();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        assert!(attempts <= 10, "the retries get nowhere");
+        // The same range every time: the retry loop keeps no progress.
+        let wrote = writer.write_with(0, data.len(), |at, buf| {
+            calls += 1;
+            // A flaky source: every third call fails.
+            if calls % 3 == 2 {
+                return Err(io::Error::new(io::ErrorKind::ConnectionReset, "flaky"));
+            }
+            let at = at as usize;
+            buf.copy_from_slice(&data[at..at + buf.len()]);
+            filled.push(at..at + buf.len());
+            Ok(())
+        });
+        match wrote {
+            Ok(()) => break,
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}"),
+        }
+        // The reader takes what the failed attempt committed before the
+        // retry starts, so each retry begins below the reader's position.
+        let mut buf = vec![0; reader.stats().buffered as usize];
+        reader.read_exact(&mut buf).unwrap();
+        got.extend(buf);
+    }
+    assert_eq!(attempts, 4);
+    drop(writer);
+    let (rest, end) = read_to_end(&mut reader);
+    end.unwrap();
+    got.extend(rest);
+    assert_eq!(got, data, "every byte, once, in order");
+    // And `fill` wrote each byte once: only the bytes still missing.
+    filled.sort_by_key(|r| r.start);
+    assert!(filled.windows(2).all(|w| w[0].end == w[1].start));
+    assert_eq!((filled[0].start, filled.last().unwrap().end), (0, 100));
+}
+
+#[test]
+fn write_with_wholly_below_the_read_position_fails_and_calls_no_fill() {
+    let (mut reader, writer) = pipe::pipe(64);
+    writer.write_all_at(b"0123456789", 0).unwrap();
+    reader.read_exact(&mut [0; 6]).unwrap();
+    // Every byte of 2..6 has been read: nothing is left to write there.
+    let err = writer
+        .write_with(2, 4, |_, _| panic!("fill called for bytes already read"))
+        .unwrap_err();
+    assert_eq!(
+        pipe_error(&err),
+        Error::BelowConsumed {
+            offset: 2,
+            consumed: 6
+        }
+    );
+    // Across the position, only the part at or above it is written (here:
+    // nothing new up to 10, then "ab").
+    writer
+        .write_with(4, 8, |at, buf| {
+            assert_eq!((at, buf.len()), (10, 2));
+            buf.copy_from_slice(b"ab");
+            Ok(())
+        })
+        .unwrap();
+    drop(writer);
+    assert_eq!(read_to_end(&mut reader).0, b"6789ab");
+}

@@ -164,14 +164,81 @@ fn a_write_over_bytes_in_flight_waits_and_fills_them_if_that_write_fails() {
 }
 
 #[test]
-fn close_with_error_reaches_the_reader_while_a_fill_is_stalled() {
+fn close_with_error_reaches_the_reader_while_a_fill_is_stalled_and_stays() {
     let (mut reader, writer) = pipe::pipe(64);
     let (stalled, go) = stalled_write(&writer, false);
     // A watchdog gives up on the stalled range: the reader hears of it now,
     // not when (if ever) the fill returns.
     writer.close_with_error(io::Error::new(io::ErrorKind::TimedOut, "range 0 stalled"));
-    let err = spawn(move || reader.read(&mut [0; 4])).join().unwrap_err();
-    assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    let reading = spawn(move || (reader.read(&mut [0; 8]), reader));
+    let (err, mut reader) = reading.join();
+    assert_eq!(err.unwrap_err().kind(), io::ErrorKind::TimedOut);
+    // The fill ends after the close: its bytes will never be read, so the
+    // write must not report them written...
+    go.send(()).unwrap();
+    let late = stalled.join();
+    // ...and the reader never gets them: the error stays.
+    let again = reader.read(&mut [0; 8]).unwrap_err();
+    assert_eq!(again.kind(), io::ErrorKind::TimedOut);
+    assert_eq!(again.to_string(), "range 0 stalled");
+    assert_eq!(reader.stats().buffered, 0);
+    assert_eq!(pipe_error(&late.unwrap_err()), Error::WriteClosed);
+}
+
+#[test]
+fn close_with_error_keeps_the_pieces_committed_before_it_and_drops_the_one_in_flight() {
+    let (mut reader, writer) = pipe::pipe(64); // 16-byte pages
+    let (started, started_rx) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let task = {
+        let writer = writer.clone();
+        spawn(move || {
+            writer.write_with(0, 32, |at, buf| {
+                if at == 16 {
+                    started.send(()).unwrap();
+                    go_rx.recv().unwrap();
+                }
+                buf.fill(b'a' + (at / 16) as u8);
+                Ok(())
+            })
+        })
+    };
+    // The first piece is committed; the second is being filled.
+    started_rx.recv().unwrap();
+    writer.close_with_error(io::Error::other("gave up on range 0"));
+    go.send(()).unwrap();
+    assert_eq!(pipe_error(&task.join().unwrap_err()), Error::WriteClosed);
+    let (bytes, end) = read_to_end(&mut reader);
+    assert_eq!(bytes, [b'a'; 16]);
+    assert_eq!(end.unwrap_err().to_string(), "gave up on range 0");
+}
+
+#[test]
+fn close_lets_a_fill_in_flight_land_and_the_reader_read_it() {
+    let (mut reader, writer) = pipe::pipe(64);
+    let (stalled, go) = stalled_write(&writer, false);
+    // A graceful close: writes that have not begun are refused, but the
+    // reader waits for the fill in flight before it tells EOF from a gap.
+    writer.close();
+    let err = writer.write_at(b"z", 4).unwrap_err();
+    assert_eq!(pipe_error(&err), Error::WriteClosed);
+    let reading = spawn(move || read_to_end(&mut reader));
+    eventually("the reader waits", || writer.stats().reader_blocked);
     go.send(()).unwrap();
     stalled.join().unwrap();
+    let (bytes, end) = reading.join();
+    assert_eq!(bytes, b"aaaa");
+    end.unwrap();
+}
+
+#[test]
+fn closing_the_reader_fails_a_fill_in_flight() {
+    let (mut reader, writer) = pipe::pipe(64);
+    let (stalled, go) = stalled_write(&writer, false);
+    reader.close();
+    go.send(()).unwrap();
+    // Nobody will read the bytes: the write says so.
+    let err = stalled.join().unwrap_err();
+    assert_eq!(pipe_error(&err), Error::ReaderClosed);
+    assert_eq!(writer.stats().allocated, 0);
 }
