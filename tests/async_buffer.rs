@@ -121,6 +121,31 @@ fn linger_lets_a_batch_fill_and_flush_and_a_full_buffer_cut_it_short() {
 }
 
 #[test]
+fn a_batch_that_fills_its_half_does_not_wait_out_the_linger() {
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let buf = AsyncBuffer::builder()
+        .capacity(100)
+        .linger(Duration::from_secs(3600))
+        .build(move |batch: &[u32]| {
+            tx.lock().unwrap().send(batch.to_vec()).unwrap();
+            Ok::<(), Infallible>(())
+        })
+        .unwrap();
+    for i in 0..100 {
+        buf.write(i).unwrap();
+    }
+    // No flush, no close, nobody waiting for room: the full batch goes.
+    let batch = rx.recv_timeout(HANG).expect("a full batch is sent at once");
+    assert_eq!(batch, (0..100).collect::<Vec<_>>());
+    // A partly filled batch still lingers: only `flush` sends it now.
+    buf.write(100).unwrap();
+    assert!(rx.try_recv().is_err());
+    buf.flush().unwrap();
+    assert_eq!(rx.try_recv().unwrap(), vec![100]);
+}
+
+#[test]
 fn writers_keep_writing_while_the_sink_runs() {
     let (gate, batches, buf) = gated::<u32>(AsyncBuffer::builder().capacity(4));
     buf.write(1).unwrap();

@@ -54,8 +54,9 @@ impl Builder {
     }
 
     /// After the first item of a batch, wait up to `linger` for the batch to
-    /// fill before flushing it (as Kafka's `linger.ms`); a full buffer,
-    /// `flush()` and `close()` cut the wait short. The default is no linger:
+    /// fill before flushing it (as Kafka's `linger.ms`); a batch that fills
+    /// its half of the buffer goes at once, and `flush()` and `close()` cut
+    /// the wait short too. The default is no linger:
     /// the first write into an idle buffer is flushed at once, and under
     /// sustained load (a batch already waiting when the last one has been
     /// delivered) the flusher lets it fill to half the capacity, for at most
@@ -95,6 +96,7 @@ impl Builder {
             front: Front::new(self.capacity, sink),
             signal: Signal::new(),
             linger: self.linger,
+            mark: worker::mark(self.capacity, self.linger),
         });
         let name = self
             .thread_name

@@ -299,8 +299,7 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
 
     /// Wakes the flusher if it is parked waiting for a write like this one.
     fn report(&self, landing: Landing) {
-        let mark = worker::mark(self.capacity());
-        self.shared.signal.report(landing, mark);
+        self.shared.signal.report(landing, self.shared.mark);
     }
 
     /// Waits until `n` items would fit (or the buffer closed), with the

@@ -13,6 +13,9 @@ pub(super) struct Shared<T, S: Sink<T>> {
     pub(super) front: Front<T, S>,
     pub(super) signal: Signal,
     pub(super) linger: Option<Duration>,
+    /// The batch length that ends a wait for the batch to fill (see
+    /// [`mark`]).
+    pub(super) mark: usize,
 }
 
 /// The flusher thread's body. Returns after `close()` has been served or
@@ -57,16 +60,21 @@ pub(super) fn run<T, S: Sink<T>>(shared: &Shared<T, S>) {
 /// reach the mark (half the capacity) before flushing it anyway.
 pub(super) const NAP: Duration = Duration::from_micros(50);
 
-/// The batch length whose crossing ends the flusher's nap: half the
-/// capacity, so that writers still have the other half of the slab, and the
-/// whole spare slab, while the batch is in the sink.
-pub(super) fn mark(capacity: usize) -> usize {
-    capacity.div_ceil(2)
+/// The batch length whose crossing ends the flusher's wait for a batch to
+/// fill. Napping under load: half the capacity, so that writers still have
+/// the other half of the slab, and the whole spare slab, while the batch is
+/// in the sink. Lingering: the whole capacity, as Kafka's `batch.size` ends
+/// `linger.ms`: a full batch goes at once.
+pub(super) fn mark(capacity: usize, linger: Option<Duration>) -> usize {
+    match linger {
+        Some(_) => capacity,
+        None => capacity.div_ceil(2),
+    }
 }
 
 /// Parks until there is something to flush, a flush or close was asked for,
-/// or a writer is blocked; then lets the batch fill: for the linger time if
-/// one is configured, else, when several writes were already waiting
+/// or a writer is blocked; then lets the batch fill: until it is full or for
+/// the linger time if one is configured, else, when several writes were already waiting
 /// (sustained load: the writers outpace the sink), until it reaches the
 /// mark or for [`NAP`] at most. A single waiting write is flushed at once,
 /// so sparse writes never wait for the nap.
@@ -88,16 +96,14 @@ fn wait_for_work<'a, T, S: Sink<T>>(
         state = signal.park_flusher(state);
     }
     signal.retract();
-    let (deadline, want) = match shared.linger {
-        Some(linger) => (Deadline::after(linger), Want::Nothing),
-        None if !parked && engine.active_writes() > 1 => (Deadline::after(NAP), Want::Mark),
+    let deadline = match shared.linger {
+        Some(linger) => Deadline::after(linger),
+        None if !parked && engine.active_writes() > 1 => Deadline::after(NAP),
         None => return state,
     };
-    let mark = mark(engine.capacity());
-    if want != Want::Nothing {
-        signal.announce(want);
-    }
-    let filled = || want == Want::Mark && engine.active_len() >= mark;
+    let mark = shared.mark;
+    signal.announce(Want::Mark);
+    let filled = || engine.active_len() >= mark;
     while !(urgent(&state) || filled()) {
         let Some(left) = deadline.left() else {
             break;
