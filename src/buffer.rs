@@ -67,14 +67,36 @@ impl<T, S: Sink<T>> Buffer<T, S> {
     /// of bookkeeping per slot.
     ///
     /// # Panics
-    /// If `capacity` is 0, or above `u32::MAX` items.
+    /// If `capacity` is 0 or above `u32::MAX` items, or the buffer cannot be
+    /// allocated: see [`try_new`](Self::try_new) for an error instead.
+    #[track_caller]
     pub fn new(capacity: usize, sink: S) -> Self {
-        Self {
-            front: Front::new(capacity, sink),
+        match Self::try_new(capacity, sink) {
+            Ok(buffer) => buffer,
+            Err(e) => panic!("{e}"),
         }
     }
 
-    /// The most items one batch holds.
+    /// As [`new`](Self::new), with an error instead of a panic.
+    ///
+    /// ```
+    /// let err = mwsr::Buffer::try_new(0, |_: &[u8]| Ok::<(), std::io::Error>(())).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
+    ///
+    /// # Errors
+    /// `InvalidInput` if `capacity` is 0 or above `u32::MAX` items;
+    /// `OutOfMemory` if the two halves cannot be allocated.
+    pub fn try_new(capacity: usize, sink: S) -> std::io::Result<Self> {
+        Ok(Self {
+            front: Front::try_new(capacity, sink)?,
+        })
+    }
+
+    /// The number of items each half of the buffer holds: the most one
+    /// batch gathers from buffered writes. A single write of `capacity`
+    /// items or more bypasses the halves and reaches the sink as it is (in
+    /// batches of any length), so a sink can see longer batches than this.
     pub fn capacity(&self) -> usize {
         self.front.engine.capacity()
     }
@@ -183,6 +205,7 @@ impl<W: std::io::Write> Buffer<u8, WriteSink<W>> {
     ///
     /// # Panics
     /// As [`new`](Self::new).
+    #[track_caller]
     pub fn with_writer(capacity: usize, writer: W) -> Self {
         Self::new(capacity, WriteSink::new(writer))
     }
@@ -204,3 +227,13 @@ impl<T, S: Sink<T>> fmt::Debug for Buffer<T, S> {
 }
 
 crate::io_write::impl_io_write!(Buffer);
+
+// A panic in a user's code cannot leave the buffer broken: a `Clone` that
+// panics mid-write leaves a hole the flusher skips, and a sink's panic is
+// caught and becomes the sticky `Error::Panicked`. So, like `std::sync::Mutex`
+// (which has poisoning for the same purpose), the buffer may be used across
+// `catch_unwind`; the slots' `UnsafeCell`s would otherwise opt it out. (A
+// sink that panicked is only seen again through `into_inner`, whose result
+// reports the panic.)
+impl<T, S: Sink<T>> std::panic::UnwindSafe for Buffer<T, S> {}
+impl<T, S: Sink<T>> std::panic::RefUnwindSafe for Buffer<T, S> {}

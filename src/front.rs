@@ -27,14 +27,14 @@ pub(crate) struct Front<T, S: Sink<T>> {
 }
 
 impl<T, S: Sink<T>> Front<T, S> {
-    /// # Panics
-    /// As [`Engine::new`].
-    pub(crate) fn new(capacity: usize, sink: S) -> Self {
-        Self {
-            engine: Engine::new(capacity, Outlet::new(sink)),
+    /// # Errors
+    /// As [`Engine::try_new`].
+    pub(crate) fn try_new(capacity: usize, sink: S) -> std::io::Result<Self> {
+        Ok(Self {
+            engine: Engine::try_new(capacity, Outlet::new(sink))?,
             counters: CachePadded::new(Counters::new()),
             failure: Mutex::new(None),
-        }
+        })
     }
 
     /// Runs `f` with the flusher role, after checking the sticky failure; a

@@ -10,11 +10,12 @@ use crate::sync::{AtomicU64, Ordering};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Items handed to the sink (and returned from it successfully).
+    /// Items handed to the sink (and returned from it successfully): bytes,
+    /// for a byte buffer (`Buffer<u8, _>`, `AsyncBuffer<u8, _>`).
     pub items_flushed: u64,
     /// Sink calls that returned successfully.
     pub batches_flushed: u64,
-    /// The most items one sink call received.
+    /// The most items one sink call received (bytes, for a byte buffer).
     pub largest_batch: u64,
     /// Times a writer found the buffer full and had to wait for a flush.
     pub writer_waits: u64,

@@ -420,6 +420,27 @@ fn builder_validates_and_names_the_thread() {
     assert_eq!(name.lock().unwrap().as_deref(), Some("log-flusher"));
     fn assert_send_sync<X: Send + Sync>(_: &X) {}
     assert_send_sync(&buf);
+    // Usable across `catch_unwind`: a panicking sink or `Clone` cannot
+    // leave it broken (see the impl's comment).
+    fn assert_unwind_safe<X: std::panic::UnwindSafe + std::panic::RefUnwindSafe>(_: &X) {}
+    assert_unwind_safe(&buf);
+}
+
+#[test]
+fn a_buffer_too_large_to_allocate_is_an_error_not_an_abort() {
+    // 2 × 4G items of 1 MiB: no machine has that; `build` must say so
+    // rather than abort the process.
+    let err = AsyncBuffer::builder()
+        .capacity(u32::MAX as usize)
+        .build(|_: &[[u8; 1 << 20]]| Ok::<(), Infallible>(()))
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::OutOfMemory, "{err}");
+    assert!(err.to_string().contains("cannot allocate"), "{err}");
+    let err = AsyncBuffer::builder()
+        .capacity(u32::MAX as usize + 1)
+        .build(|_: &[u8]| Ok::<(), Infallible>(()))
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
 }
 
 #[test]

@@ -233,6 +233,18 @@ fn a_sink_calling_back_into_its_buffer_gets_an_error_not_a_deadlock() {
 }
 
 #[test]
+fn try_new_returns_errors_new_would_panic_with() {
+    let sink = |_: &[u8]| Ok::<(), Infallible>(());
+    let err = Buffer::try_new(0, sink).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("capacity must be at least 1"));
+    let huge = |_: &[[u8; 1 << 20]]| Ok::<(), Infallible>(());
+    let err = Buffer::try_new(u32::MAX as usize, huge).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::OutOfMemory, "{err}");
+    assert!(Buffer::try_new(16, sink).is_ok());
+}
+
+#[test]
 #[should_panic(expected = "capacity must be at least 1")]
 fn zero_capacity_is_rejected() {
     let _ = Buffer::new(0, |_: &[u8]| Ok::<(), Infallible>(()));

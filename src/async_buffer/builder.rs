@@ -6,7 +6,6 @@ use std::time::Duration;
 use super::AsyncBuffer;
 use super::signal::Signal;
 use super::worker::{self, Shared};
-use crate::engine::MAX_CAPACITY;
 use crate::front::Front;
 use crate::sink::Sink;
 use crate::sync::{Arc, ThreadBuilder};
@@ -45,7 +44,10 @@ impl Builder {
         }
     }
 
-    /// The most items one batch holds (default [`Self::DEFAULT_CAPACITY`]).
+    /// The number of items each half of the buffer holds (default
+    /// [`Self::DEFAULT_CAPACITY`]): the most one batch gathers from buffered
+    /// writes. A write of `capacity` items or more goes to the sink as it is,
+    /// so a sink can see longer batches (see [`AsyncBuffer::capacity`]).
     /// Two halves of this many slots are allocated up front, each with one
     /// byte of bookkeeping per slot.
     pub fn capacity(mut self, capacity: usize) -> Self {
@@ -75,25 +77,17 @@ impl Builder {
     /// Starts the flusher thread.
     ///
     /// # Errors
-    /// `InvalidInput` if the capacity is 0 or above `u32::MAX`; the spawn
-    /// error if the thread cannot be started.
+    /// `InvalidInput` if the capacity is 0 or above `u32::MAX`;
+    /// `OutOfMemory` if the buffer cannot be allocated; the spawn error if
+    /// the thread cannot be started.
     pub fn build<T, S>(self, sink: S) -> io::Result<AsyncBuffer<T, S>>
     where
         T: Send + 'static,
         S: Sink<T> + Send + 'static,
         S::Error: Send + Sync + 'static,
     {
-        if self.capacity == 0 || self.capacity > MAX_CAPACITY {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "mwsr: capacity must be at least 1 and at most {MAX_CAPACITY} items, not {}",
-                    self.capacity
-                ),
-            ));
-        }
         let shared = Arc::new(Shared {
-            front: Front::new(self.capacity, sink),
+            front: Front::try_new(self.capacity, sink)?,
             signal: Signal::new(),
             linger: self.linger,
             mark: worker::mark(self.capacity, self.linger),

@@ -84,7 +84,9 @@ where
     /// instead of panics.
     ///
     /// # Panics
-    /// If `capacity` is 0 or above `u32::MAX`, or the thread cannot be spawned.
+    /// If `capacity` is 0 or above `u32::MAX`, the buffer cannot be
+    /// allocated, or the thread cannot be spawned.
+    #[track_caller]
     pub fn new(capacity: usize, sink: S) -> Self {
         match Builder::new().capacity(capacity).build(sink) {
             Ok(buffer) => buffer,
@@ -108,7 +110,10 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
         &self.shared.front
     }
 
-    /// The most items one batch holds.
+    /// The number of items each half of the buffer holds: the most one
+    /// batch gathers from buffered writes. A single write of `capacity`
+    /// items or more bypasses the halves and reaches the sink as it is (in
+    /// batches of any length), so a sink can see longer batches than this.
     pub fn capacity(&self) -> usize {
         self.front().engine.capacity()
     }
@@ -353,6 +358,7 @@ where
     ///
     /// # Panics
     /// As [`new`](Self::new).
+    #[track_caller]
     pub fn with_writer(capacity: usize, writer: W) -> Self {
         Self::new(capacity, WriteSink::new(writer))
     }
@@ -375,3 +381,13 @@ impl<T, S: Sink<T>> fmt::Debug for AsyncBuffer<T, S> {
 }
 
 crate::io_write::impl_io_write!(AsyncBuffer);
+
+// A panic in a user's code cannot leave the buffer broken: a `Clone` that
+// panics mid-write leaves a hole the flusher skips, and a sink's panic is
+// caught and becomes the sticky `Error::Panicked`. So, like `std::sync::Mutex`
+// (which has poisoning for the same purpose), the buffer may be used across
+// `catch_unwind`; the slots' `UnsafeCell`s would otherwise opt it out. (A
+// sink that panicked is only seen again through `into_inner`, whose result
+// reports the panic.)
+impl<T, S: Sink<T>> std::panic::UnwindSafe for AsyncBuffer<T, S> {}
+impl<T, S: Sink<T>> std::panic::RefUnwindSafe for AsyncBuffer<T, S> {}

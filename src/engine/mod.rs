@@ -73,23 +73,41 @@ pub(crate) struct Engine<T, F> {
 unsafe impl<T: Send, F: Send> Sync for Engine<T, F> {}
 
 impl<T, F> Engine<T, F> {
-    /// # Panics
-    /// If `capacity` is 0 or above [`MAX_CAPACITY`].
-    pub(crate) fn new(capacity: usize, state: F) -> Self {
-        assert!(capacity > 0, "mwsr: capacity must be at least 1");
-        assert!(
-            capacity <= MAX_CAPACITY,
-            "mwsr: capacity {capacity} exceeds the maximum of {MAX_CAPACITY} items"
-        );
+    /// # Errors
+    /// `InvalidInput` if `capacity` is 0 or above [`MAX_CAPACITY`];
+    /// `OutOfMemory` if the two slabs cannot be allocated.
+    pub(crate) fn try_new(capacity: usize, state: F) -> std::io::Result<Self> {
+        use std::io::{Error, ErrorKind};
+        if capacity == 0 || capacity > MAX_CAPACITY {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "mwsr: capacity must be at least 1 and at most {MAX_CAPACITY} items, \
+                     not {capacity}"
+                ),
+            ));
+        }
+        let slab = || {
+            Slab::try_new(capacity).ok_or_else(|| {
+                let bytes = capacity.saturating_mul(std::mem::size_of::<T>().max(1));
+                Error::new(
+                    ErrorKind::OutOfMemory,
+                    format!(
+                        "mwsr: cannot allocate a buffer of 2 halves of {capacity} items \
+                         ({bytes} bytes each)"
+                    ),
+                )
+            })
+        };
         let engine = Self {
-            slabs: [Slab::new(capacity), Slab::new(capacity)],
+            slabs: [slab()?, slab()?],
             active: CachePadded::new(AtomicUsize::new(0)),
             role: Mutex::new(state),
             holder: Mutex::new(None),
             role_or_swap: Condvar::new(),
         };
         engine.slabs[0].activate();
-        engine
+        Ok(engine)
     }
 
     #[inline]

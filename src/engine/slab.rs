@@ -92,20 +92,27 @@ pub(super) struct Slab<T> {
     holes: Mutex<Vec<Range<usize>>>,
 }
 
+/// `n` values of `make()`, or `None` if the allocation fails (rather than
+/// aborting the process, as `collect` would).
+fn try_boxed<X>(n: usize, make: impl FnMut() -> X) -> Option<Box<[X]>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).ok()?;
+    v.extend(std::iter::repeat_with(make).take(n));
+    Some(v.into_boxed_slice())
+}
+
 impl<T> Slab<T> {
-    /// A sealed, empty slab of `capacity` slots.
-    pub(super) fn new(capacity: usize) -> Self {
-        Self {
+    /// A sealed, empty slab of `capacity` slots, or `None` if the memory
+    /// cannot be had.
+    pub(super) fn try_new(capacity: usize) -> Option<Self> {
+        let marks = capacity.min(MAX_RESERVATIONS).next_multiple_of(STRIPES);
+        Some(Self {
             state: CachePadded::new(AtomicU64::new(SEALED)),
-            cells: (0..capacity)
-                .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
-                .collect(),
-            trackers: (0..capacity).map(|_| AccessTracker::new()).collect(),
-            marks: (0..capacity.min(MAX_RESERVATIONS).next_multiple_of(STRIPES))
-                .map(|_| AtomicU8::new(OPEN))
-                .collect(),
+            cells: try_boxed(capacity, || UnsafeCell::new(MaybeUninit::uninit()))?,
+            trackers: try_boxed(capacity, AccessTracker::new)?,
+            marks: try_boxed(marks, || AtomicU8::new(OPEN))?,
             holes: Mutex::new(Vec::new()),
-        }
+        })
     }
 
     /// Tries to reserve `n` slots (`1 <= n <= capacity`) and take the next
