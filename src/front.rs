@@ -64,7 +64,8 @@ impl<T, S: Sink<T>> Front<T, S> {
         }
         if let Err(failure) = role.state().check() {
             *self.failure.lock() = Some(failure);
-            role.close(|_, _| ()); // the items are dropped: see `Error`
+            // The items are dropped: see `Error`.
+            role.close(|batch, _| self.counters.dropped(batch.len()));
         }
         result.unwrap_or_else(|payload| resume_unwind(payload))
     }
@@ -96,9 +97,23 @@ impl<T, S: Sink<T>> Front<T, S> {
     ) -> Result<(), Error<S::Error>> {
         role.swap(|batch, outlet| {
             swapped();
-            outlet.deliver(batch, &self.counters)
+            self.deliver_buffered(outlet, batch)
         })
         .unwrap_or(Ok(()))
+    }
+
+    /// Delivers a batch of buffered items, which writes had accepted: if
+    /// the sink fails on them (or failed before), they are counted dropped.
+    pub(crate) fn deliver_buffered(
+        &self,
+        outlet: &mut Outlet<S, S::Error>,
+        batch: &[T],
+    ) -> Result<(), Error<S::Error>> {
+        let result = outlet.deliver(batch, &self.counters);
+        if result.is_err() {
+            self.counters.dropped(batch.len());
+        }
+        result
     }
 
     /// Copies `parts` into the buffer as one contiguous run, calling

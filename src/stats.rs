@@ -15,6 +15,14 @@ pub struct Stats {
     pub items_flushed: u64,
     /// Sink calls that returned successfully.
     pub batches_flushed: u64,
+    /// Items a write had accepted (it returned `Ok`) that never reached a
+    /// successful sink call: the batch the sink failed or panicked on, and
+    /// what was buffered behind it (see [`Error`](crate::Error)), or what a
+    /// timed-out close gave up on. Once the buffer has stopped,
+    /// `items_flushed + items_dropped` is every item accepted (but for the
+    /// parts of a write larger than the capacity, which go to the sink
+    /// straight from the caller: a failure there fails that write).
+    pub items_dropped: u64,
     /// The most items one sink call received (bytes, for a byte buffer).
     pub largest_batch: u64,
     /// Times a writer found the buffer full and had to wait for a flush.
@@ -28,6 +36,7 @@ pub struct Stats {
 pub(crate) struct Counters {
     items_flushed: AtomicU64,
     batches_flushed: AtomicU64,
+    items_dropped: AtomicU64,
     largest_batch: AtomicU64,
     writer_waits: AtomicU64,
     try_write_refusals: AtomicU64,
@@ -38,6 +47,7 @@ impl Counters {
         Self {
             items_flushed: AtomicU64::new(0),
             batches_flushed: AtomicU64::new(0),
+            items_dropped: AtomicU64::new(0),
             largest_batch: AtomicU64::new(0),
             writer_waits: AtomicU64::new(0),
             try_write_refusals: AtomicU64::new(0),
@@ -56,6 +66,12 @@ impl Counters {
         }
     }
 
+    /// `len` accepted items were dropped without reaching the sink.
+    pub(crate) fn dropped(&self, len: usize) {
+        // ORDERING: Relaxed: statistics.
+        self.items_dropped.fetch_add(len as u64, Ordering::Relaxed);
+    }
+
     pub(crate) fn writer_waited(&self) {
         // ORDERING: Relaxed: statistics.
         self.writer_waits.fetch_add(1, Ordering::Relaxed);
@@ -72,6 +88,7 @@ impl Counters {
         Stats {
             items_flushed: get(&self.items_flushed),
             batches_flushed: get(&self.batches_flushed),
+            items_dropped: get(&self.items_dropped),
             largest_batch: get(&self.largest_batch),
             writer_waits: get(&self.writer_waits),
             try_write_refusals: get(&self.try_write_refusals),

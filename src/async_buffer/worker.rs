@@ -35,7 +35,7 @@ pub(super) fn run<T, S: Sink<T>>(shared: &Shared<T, S>) {
             if closing {
                 // Seals the buffer for good: later writes get `Closed`, and
                 // writes racing this one land in this last batch.
-                role.close(|batch, outlet| outlet.deliver(batch, &front.counters))
+                role.close(|batch, outlet| front.deliver_buffered(outlet, batch))
                     .unwrap_or(Ok(()))
             } else {
                 // Writers waiting for room can go on as soon as the other
