@@ -164,6 +164,10 @@ impl Sender for AsyncBuffer<u8, mwsr::WriteSink<CountingWriter<TcpStream>>> {
     }
 
     fn finish(self: Box<Self>) -> io::Result<()> {
+        // A peer that stopped reading would block the flusher for good:
+        // give shutdown a bound instead (what was not sent is counted in
+        // `stats().items_dropped`).
+        self.close_timeout(std::time::Duration::from_secs(30))?;
         let (sink, closed) = self.into_inner();
         closed?;
         sink.get_ref().get_ref().shutdown(Shutdown::Write)

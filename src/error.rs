@@ -37,6 +37,12 @@ pub enum Error<E> {
     /// call would have had to flush too (which would deadlock). Not sticky.
     #[error("the sink called back into the buffer that is flushing it; such a call cannot flush")]
     Reentrant,
+    /// A call with a timeout gave up waiting for the sink: `flush_timeout`
+    /// (not sticky: the flush goes on), or `close_timeout` (sticky: the
+    /// buffer has failed for good, and what the sink had not taken is
+    /// dropped).
+    #[error("timed out waiting for the sink")]
+    TimedOut,
 }
 
 impl<E> Error<E> {
@@ -66,6 +72,7 @@ impl<E> Clone for Error<E> {
             Error::Sink(e) => Error::Sink(Arc::clone(e)),
             Error::Panicked(m) => Error::Panicked(Arc::clone(m)),
             Error::Reentrant => Error::Reentrant,
+            Error::TimedOut => Error::TimedOut,
         }
     }
 }
@@ -77,6 +84,7 @@ impl<E: fmt::Debug> fmt::Debug for Error<E> {
             Error::Sink(e) => f.debug_tuple("Sink").field(e).finish(),
             Error::Panicked(m) => f.debug_tuple("Panicked").field(m).finish(),
             Error::Reentrant => f.write_str("Reentrant"),
+            Error::TimedOut => f.write_str("TimedOut"),
         }
     }
 }
@@ -97,6 +105,7 @@ where
                 None => io::ErrorKind::Other,
             },
             Error::Panicked(_) | Error::Reentrant => io::ErrorKind::Other,
+            Error::TimedOut => io::ErrorKind::TimedOut,
         };
         io::Error::new(kind, err)
     }

@@ -57,17 +57,35 @@ impl<T, S: Sink<T>> Front<T, S> {
         mut role: Role<'_, T, S>,
         f: impl FnOnce(&mut Role<'_, T, S>) -> Result<R, Error<S::Error>>,
     ) -> Result<R, Error<S::Error>> {
-        role.state().check()?;
-        let result = catch_unwind(AssertUnwindSafe(|| f(&mut role)));
+        // A failure recorded without the role (a timed-out close) counts
+        // as the sink's: nothing more is delivered.
+        if let Some(failure) = self.failure() {
+            role.state().fail(failure);
+        }
+        let result = match role.state().check() {
+            Ok(()) => catch_unwind(AssertUnwindSafe(|| f(&mut role))),
+            Err(failure) => Ok(Err(failure)),
+        };
         if let Err(payload) = &result {
             role.state().fail(Error::from_panic_ref(&**payload));
         }
         if let Err(failure) = role.state().check() {
-            *self.failure.lock() = Some(failure);
-            // The items are dropped: see `Error`.
-            role.close(|batch, _| self.counters.dropped(batch.len()));
+            self.failure.lock().get_or_insert(failure);
+            // The items are dropped: see `Error`. (Nothing is left after
+            // the first time.)
+            let dropped = |batch: &[T], _: &mut _| self.counters.dropped(batch.len());
+            role.take_pending(dropped);
+            role.close(dropped);
         }
         result.unwrap_or_else(|payload| resume_unwind(payload))
+    }
+
+    /// Fails the buffer for good with `failure` without the flusher role,
+    /// whose holder may be stuck in the sink: later writes are refused, and
+    /// the role's next holder drops (and counts) what is left.
+    pub(crate) fn fail_now(&self, failure: Error<S::Error>) {
+        self.record_failure(failure);
+        self.engine.close_now();
     }
 
     /// Takes the sink back. Call it only once, from the owner's
@@ -89,17 +107,43 @@ impl<T, S: Sink<T>> Front<T, S> {
     }
 
     /// As [`flush_active`](Self::flush_active), calling `swapped` between
-    /// the swap (the other half is open to writers) and the sink call.
+    /// the swap (the other half is open to writers) and the sink call. A
+    /// pending batch (see [`try_swap`](Self::try_swap)) goes first.
     pub(crate) fn flush_active_then(
         &self,
         role: &mut Role<'_, T, S>,
         swapped: impl FnOnce(),
     ) -> Result<(), Error<S::Error>> {
+        self.flush_pending(role)?;
         role.swap(|batch, outlet| {
             swapped();
             self.deliver_buffered(outlet, batch)
         })
         .unwrap_or(Ok(()))
+    }
+
+    /// Delivers the batch a writer left pending, if any.
+    pub(crate) fn flush_pending(&self, role: &mut Role<'_, T, S>) -> Result<(), Error<S::Error>> {
+        role.take_pending(|batch, outlet| self.deliver_buffered(outlet, batch))
+            .unwrap_or(Ok(()))
+    }
+
+    /// For a writer that must not wait and found slab `full` full: if the
+    /// flusher role is free, swaps that slab out and leaves its delivery to
+    /// the next holder (see `Flusher::seal_for_later`). Returns whether the
+    /// writer should try again: `true` if a swap has replaced slab `full`
+    /// (by this call or another thread's); `false` if the other slab is
+    /// full too or the role is busy, so that both halves may be full.
+    pub(crate) fn try_swap(&self, full: usize) -> bool {
+        if self.engine.active_index() != full {
+            return true;
+        }
+        let Some(mut role) = self.engine.try_lock_flusher() else {
+            return false;
+        };
+        // Under the role, the index is stable: seal it only if it is still
+        // the full one.
+        self.engine.active_index() != full || role.seal_for_later()
     }
 
     /// Delivers a batch of buffered items, which writes had accepted: if

@@ -189,6 +189,28 @@ fn a_slow_sink_makes_writers_wait_not_drop() {
 }
 
 #[test]
+fn try_write_is_refused_only_when_both_halves_are_full() {
+    // The flusher lingers, so it does not swap a half out on its own
+    // before the half is full; the sink holds the first batch it gets.
+    let builder = AsyncBuffer::builder()
+        .capacity(4)
+        .linger(Duration::from_secs(3600));
+    let (gate, batches, buf) = gated::<u32>(builder);
+    for i in 0..8 {
+        // The fifth finds one half full and the other empty: it swaps (or
+        // the flusher has) and goes on in the other half.
+        buf.try_write(i)
+            .unwrap_or_else(|e| panic!("try_write({i}) refused with a half free: {e}"));
+    }
+    gate.wait_entered(1); // the first half is in the sink, the second full
+    assert!(buf.try_write(8).unwrap_err().is_full());
+    assert_eq!(buf.stats().try_write_refusals, 1);
+    gate.open();
+    buf.close().unwrap();
+    assert_eq!(batches.lock().unwrap().concat(), (0..8).collect::<Vec<_>>());
+}
+
+#[test]
 fn try_write_hands_the_item_back_when_full_closed_or_failed() {
     let (gate, _batches, buf) = gated::<String>(AsyncBuffer::builder().capacity(1));
     buf.try_write("a".to_string()).unwrap();

@@ -135,3 +135,30 @@ fn try_write_on_full_hands_the_item_back() {
         assert_eq!(delivered, accepted);
     });
 }
+
+/// A `try_write` that finds one half full and the flusher role free swaps
+/// that half out itself and leaves it pending for the flusher thread, which
+/// races it (and another writer): every accepted item is delivered once, in
+/// each writer's order, the pending batch before the next one.
+#[test]
+fn try_write_swaps_a_full_half_for_the_flusher_thread() {
+    loom::model(|| {
+        let (seen, sink) = recording();
+        let buf = Arc::new(AsyncBuffer::new(1, sink));
+        let other = {
+            let buf = buf.clone();
+            thread::spawn(move || buf.try_write(10).is_ok())
+        };
+        let mut mine = Vec::new();
+        for i in [1, 2] {
+            match buf.try_write(i) {
+                Ok(()) => mine.push(i),
+                Err(e) => assert!(e.is_full(), "{e}"),
+            }
+        }
+        let theirs: &[&[u32]] = if other.join().unwrap() { &[&[10]] } else { &[] };
+        buf.close().unwrap();
+        let mine: Vec<&[u32]> = mine.iter().map(std::slice::from_ref).collect();
+        assert_interleaving(&stream(&seen), &[&mine, theirs]);
+    });
+}

@@ -2,6 +2,7 @@
 
 mod builder;
 mod signal;
+mod timeouts;
 mod worker;
 
 use std::convert::Infallible;
@@ -12,7 +13,7 @@ use self::worker::Shared;
 use crate::engine::{Landing, Rejected, Reservation};
 use crate::front::Front;
 use crate::sink::Sink;
-use crate::sync::{Arc, JoinHandle, Mutex};
+use crate::sync::{Arc, Deadline, JoinHandle, Mutex};
 use crate::{Error, Stats, TryWriteError, WriteSink};
 
 /// A batching buffer whose batches are handed to the sink by a background
@@ -137,7 +138,9 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
                     self.push(reservation, item);
                     return Ok(());
                 }
-                Err(Rejected::Full(_)) => self.wait_for_room(1)?,
+                Err(Rejected::Full(_)) => {
+                    self.wait_for_room(1, None)?;
+                }
                 Err(Rejected::Closed) => return Err(self.front().closed_error()),
             }
         }
@@ -147,26 +150,35 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
     ///
     /// # Errors
     /// Hands `item` back: [`TryWriteError::Full`] when both halves are full
-    /// (counted in [`Stats::try_write_refusals`]), [`TryWriteError::Closed`]
+    /// (the sink has not returned the previous batch yet; counted in
+    /// [`Stats::try_write_refusals`]), [`TryWriteError::Closed`]
     /// after `close`, [`TryWriteError::Failed`] after the sink failed.
     pub fn try_write(&self, item: T) -> Result<(), TryWriteError<T, S::Error>> {
-        match self.front().engine.reserve(1) {
-            Ok(reservation) => {
-                self.push(reservation, item);
-                Ok(())
+        // A few rounds at most: other writers may fill each new half first.
+        for _ in 0..3 {
+            match self.front().engine.reserve(1) {
+                Ok(reservation) => {
+                    self.push(reservation, item);
+                    return Ok(());
+                }
+                Err(Rejected::Full(index)) => {
+                    // Only this half is full, and the flusher is idle: swap
+                    // it out for the flusher thread to deliver, and go on
+                    // in the other half.
+                    let swapped = self.front().try_swap(index);
+                    let mut state = self.shared.signal.lock();
+                    state.writer_blocked = true; // flush now rather than linger
+                    self.shared.signal.wake_flusher(&state);
+                    drop(state);
+                    if !swapped {
+                        break;
+                    }
+                }
+                Err(Rejected::Closed) => return Err(refused(item, self.front().closed_error())),
             }
-            Err(Rejected::Full(_)) => {
-                self.front().counters.try_write_refused();
-                let mut state = self.shared.signal.lock();
-                state.writer_blocked = true; // flush now rather than linger
-                self.shared.signal.wake_flusher(&state);
-                Err(TryWriteError::Full(item))
-            }
-            Err(Rejected::Closed) => Err(match self.front().closed_error() {
-                Error::Closed => TryWriteError::Closed(item),
-                failure => TryWriteError::Failed(item, failure),
-            }),
         }
+        self.front().counters.try_write_refused();
+        Err(TryWriteError::Full(item))
     }
 
     /// Copies `items` into the buffer as one contiguous run, waiting for room
@@ -203,6 +215,10 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
     /// The sink's sticky error; [`Error::Closed`] after `close`;
     /// [`Error::Reentrant`] from inside the sink.
     pub fn flush(&self) -> Result<(), Error<S::Error>> {
+        self.flush_until(None)
+    }
+
+    fn flush_until(&self, deadline: Option<&Deadline>) -> Result<(), Error<S::Error>> {
         if self.front().engine.holds_role() {
             return Err(Error::Reentrant);
         }
@@ -215,7 +231,10 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
         let target = state.flush_requested;
         signal.wake_flusher(&state);
         while state.flush_served < target && !state.exited {
-            state = signal.wait_progress(state);
+            state = match signal.wait_progress_until(state, deadline) {
+                Ok(state) => state,
+                Err(_) => return Err(self.front().failure().unwrap_or(Error::TimedOut)),
+            };
         }
         let served = state.flush_served >= target;
         drop(state);
@@ -235,6 +254,10 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
     /// [`Error::Reentrant`] from inside the sink (the buffer still closes,
     /// once the sink returns).
     pub fn close(&self) -> Result<(), Error<S::Error>> {
+        self.close_until(None)
+    }
+
+    fn close_until(&self, deadline: Option<&Deadline>) -> Result<(), Error<S::Error>> {
         let signal = &self.shared.signal;
         let mut state = signal.lock();
         if !state.closing {
@@ -245,7 +268,20 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
             return Err(Error::Reentrant); // we are the flusher: cannot wait for it
         }
         while !state.exited {
-            state = signal.wait_progress(state);
+            state = match signal.wait_progress_until(state, deadline) {
+                Ok(state) => state,
+                Err(mut state) => {
+                    // Give up on the sink: fail for good, let every waiter
+                    // go, and leave the thread to exit when the sink returns
+                    // (it then drops, and counts, what is left).
+                    self.front().fail_now(Error::TimedOut);
+                    state.exited = true;
+                    signal.progressed();
+                    drop(state);
+                    drop(self.thread.lock().take()); // detached
+                    return Err(self.front().closed_error());
+                }
+            };
         }
         drop(state);
         let result = self.front().failure().map_or(Ok(()), Err);
@@ -287,7 +323,7 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
     {
         let (n, landing) = self
             .front()
-            .write_parts(parts, slice, |n, _| self.wait_for_room(n))?;
+            .write_parts(parts, slice, |n, _| self.wait_for_room(n, None).map(drop))?;
         if let Some(landing) = landing {
             self.report(landing);
         }
@@ -308,8 +344,12 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
     }
 
     /// Waits until `n` items would fit (or the buffer closed), with the
-    /// flusher told to flush now.
-    fn wait_for_room(&self, n: usize) -> Result<(), Error<S::Error>> {
+    /// flusher told to flush now; `Ok(false)` if `deadline` passed first.
+    fn wait_for_room(
+        &self,
+        n: usize,
+        deadline: Option<&Deadline>,
+    ) -> Result<bool, Error<S::Error>> {
         if self.front().engine.holds_role() {
             return Err(Error::Reentrant); // the sink waiting for itself
         }
@@ -321,11 +361,14 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
                 return Err(self.front().closed_error());
             }
             if self.front().engine.has_room_or_closed(n) {
-                return Ok(());
+                return Ok(true);
             }
             state.writer_blocked = true;
             signal.wake_flusher(&state);
-            state = signal.wait_progress(state);
+            state = match signal.wait_progress_until(state, deadline) {
+                Ok(state) => state,
+                Err(_) => return Ok(false),
+            };
         }
     }
 
@@ -377,6 +420,14 @@ impl<T, S: Sink<T>> fmt::Debug for AsyncBuffer<T, S> {
             .field("capacity", &self.capacity())
             .field("linger", &self.shared.linger)
             .finish_non_exhaustive()
+    }
+}
+
+/// `item` refused for `error`: closed, or the sticky failure.
+fn refused<T, E>(item: T, error: Error<E>) -> TryWriteError<T, E> {
+    match error {
+        Error::Closed => TryWriteError::Closed(item),
+        failure => TryWriteError::Failed(item, failure),
     }
 }
 

@@ -6,7 +6,7 @@
 //! buffer, `flush`, `close`).
 
 use crate::engine::Landing;
-use crate::sync::{AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, fence};
+use crate::sync::{AtomicUsize, Condvar, Deadline, Mutex, MutexGuard, Ordering, fence};
 
 /// What a parked flusher waits for, as announced in [`Signal::announce`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,9 +140,20 @@ impl Signal {
         (state, timed_out)
     }
 
-    /// Parks a caller until the flusher makes progress.
-    pub(super) fn wait_progress<'a>(&self, state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        self.progress.wait(state)
+    /// Parks a caller until the flusher makes progress, or until `deadline`
+    /// at the latest if there is one: `Err` with the guard once it passed.
+    pub(super) fn wait_progress_until<'a>(
+        &self,
+        state: MutexGuard<'a, State>,
+        deadline: Option<&Deadline>,
+    ) -> Result<MutexGuard<'a, State>, MutexGuard<'a, State>> {
+        let Some(deadline) = deadline else {
+            return Ok(self.progress.wait(state));
+        };
+        match deadline.left() {
+            Some(left) => Ok(self.progress.wait_timeout(state, left).0),
+            None => Err(state),
+        }
     }
 
     /// Wakes every caller waiting for progress (with the lock held).

@@ -35,6 +35,7 @@ pub(super) fn run<T, S: Sink<T>>(shared: &Shared<T, S>) {
             if closing {
                 // Seals the buffer for good: later writes get `Closed`, and
                 // writes racing this one land in this last batch.
+                front.flush_pending(role)?;
                 role.close(|batch, outlet| front.deliver_buffered(outlet, batch))
                     .unwrap_or(Ok(()))
             } else {

@@ -53,7 +53,44 @@ impl<'a, T, F> Flusher<'a, T, F> {
     /// slab, then calls `consume` with the batch and the flusher state. The
     /// batch's items are dropped afterwards. Returns `None`, without calling
     /// `consume`, when there is nothing to take.
+    ///
+    /// A pending batch must have been taken first ([`take_pending`](Self::take_pending)).
     pub(crate) fn swap<R>(&mut self, consume: impl FnOnce(&[T], &mut F) -> R) -> Option<R> {
+        let (active, sealed) = self.seal_active()?;
+        self.take(active, sealed, consume)
+    }
+
+    /// Swaps the active slab out as [`swap`](Self::swap) does, but leaves
+    /// its batch *pending*, for this or the next role holder to deliver with
+    /// [`take_pending`](Self::take_pending) before anything else. So a
+    /// writer that must not wait for a sink can make room. Returns `false`,
+    /// doing nothing, when a batch is pending already (both slabs are full)
+    /// or there is nothing to swap.
+    pub(crate) fn seal_for_later(&mut self) -> bool {
+        if self.engine.pending.lock().is_some() {
+            return false;
+        }
+        let Some(sealed) = self.seal_active() else {
+            return false;
+        };
+        *self.engine.pending.lock() = Some(sealed);
+        true
+    }
+
+    /// Delivers the pending batch, if any (see
+    /// [`seal_for_later`](Self::seal_for_later)).
+    pub(crate) fn take_pending<R>(&mut self, consume: impl FnOnce(&[T], &mut F) -> R) -> Option<R> {
+        let (index, sealed) = self.engine.pending.lock().take()?;
+        self.take(index, sealed, consume)
+    }
+
+    /// Seals the active slab and activates the spare; returns the sealed
+    /// slab's index and word, or `None` if it is empty or closed.
+    fn seal_active(&mut self) -> Option<(usize, u64)> {
+        debug_assert!(
+            self.engine.pending.lock().is_none(),
+            "mwsr: the pending batch goes first"
+        );
         let engine = self.engine;
         let active = self.active_index();
         let slab = &engine.slabs[active];
@@ -68,13 +105,17 @@ impl<'a, T, F> Flusher<'a, T, F> {
         // so a writer that reads the new index also sees it activated.
         engine.active.store(1 - active, Ordering::Release);
         engine.notify_swapped();
-        self.take(active, sealed, consume)
+        Some((active, sealed))
     }
 
     /// Seals the engine for good and takes what was written so far, as
     /// [`swap`](Self::swap) does. Writers get [`Rejected::Closed`](super::Rejected)
-    /// from now on.
+    /// from now on. A pending batch must have been taken first.
     pub(crate) fn close<R>(&mut self, consume: impl FnOnce(&[T], &mut F) -> R) -> Option<R> {
+        debug_assert!(
+            self.engine.pending.lock().is_none(),
+            "mwsr: the pending batch goes first"
+        );
         let active = self.active_index();
         self.engine.slabs[1 - active].seal(CLOSED);
         let sealed = self.engine.slabs[active].seal(CLOSED);
@@ -104,6 +145,10 @@ impl<'a, T, F> Flusher<'a, T, F> {
     /// whenever the role is free, and writers never enter a sealed slab.
     pub(crate) fn staging(&mut self) -> (Staging<'_, T>, &mut F) {
         let engine = self.engine;
+        debug_assert!(
+            engine.pending.lock().is_none(),
+            "mwsr: the pending batch goes first"
+        );
         let spare = &engine.slabs[1 - self.active_index()];
         (
             Staging {

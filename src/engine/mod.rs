@@ -23,7 +23,10 @@
 //! 3. The spare slab is empty whenever the flusher role is free: a swap
 //!    delivers and recycles its batch before the role is released. Writers
 //!    therefore wait for a sink only when the active slab is full while a
-//!    batch is in the sink (backpressure), and they park.
+//!    batch is in the sink (backpressure), and they park. The one exception
+//!    is a *pending* batch ([`Flusher::seal_for_later`]): a writer that must
+//!    not wait (`try_write`) may swap a full slab out and leave its delivery
+//!    to the next holder, which delivers it before anything else.
 //! 4. No heap allocation in steady state: slabs are allocated once, batches
 //!    are borrowed slices of them.
 
@@ -62,6 +65,10 @@ pub(crate) struct Engine<T, F> {
     holder: Mutex<Option<ThreadId>>,
     /// Signalled when the role is released and after each swap.
     role_or_swap: Condvar,
+    /// A sealed slab left for the next role holder to deliver first (see
+    /// invariant 3): its index and its word when sealed. Touched only by
+    /// the role's holder, so never contended.
+    pending: Mutex<Option<(usize, u64)>>,
 }
 
 // SAFETY: the slots are the only non-`Sync` part. Writers write disjoint
@@ -105,6 +112,7 @@ impl<T, F> Engine<T, F> {
             role: Mutex::new(state),
             holder: Mutex::new(None),
             role_or_swap: Condvar::new(),
+            pending: Mutex::new(None),
         };
         engine.slabs[0].activate();
         Ok(engine)
@@ -169,6 +177,18 @@ impl<T, F> Engine<T, F> {
         self.acquire_role(Some(full))
     }
 
+    /// Takes the flusher role if nobody holds it; never waits.
+    pub(crate) fn try_lock_flusher(&self) -> Option<Flusher<'_, T, F>> {
+        let mut holder = self.holder.lock();
+        if holder.is_some() {
+            return None; // another thread, or this one (inside the sink)
+        }
+        *holder = Some(current_thread().id());
+        drop(holder);
+        // Uncontended, as in `acquire_role`.
+        Some(Flusher::new(self, self.role.lock()))
+    }
+
     fn acquire_role(
         &self,
         unless_swapped: Option<usize>,
@@ -208,10 +228,15 @@ impl<T, F> Engine<T, F> {
         self.role_or_swap.notify_all();
     }
 
+    /// The index of the slab the flusher activated last.
+    pub(crate) fn active_index(&self) -> usize {
+        // ORDERING: Acquire, as in `reserve`.
+        self.active.load(Ordering::Acquire)
+    }
+
     /// The slab the flusher activated last.
     fn active_slab(&self) -> &Slab<T> {
-        // ORDERING: Acquire, as in `reserve`.
-        &self.slabs[self.active.load(Ordering::Acquire)]
+        &self.slabs[self.active_index()]
     }
 
     /// The active slab's word.
@@ -257,6 +282,16 @@ impl<T, F> Engine<T, F> {
         let active = self.active_slab();
         let word = active.load();
         word & slab::SEALED != 0 || active.fits(word, n)
+    }
+
+    /// Refuses every later reservation, without the flusher role (whose
+    /// holder may be stuck in the sink). Items already in the slabs stay
+    /// there for the role's next holder to drop or deliver; a slab activated
+    /// after this stays closed (see `Slab::activate`).
+    pub(crate) fn close_now(&self) {
+        for slab in &self.slabs {
+            slab.close_now();
+        }
     }
 
     /// Whether this thread holds the flusher role (is inside the sink).

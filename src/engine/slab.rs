@@ -199,12 +199,22 @@ impl<T> Slab<T> {
         self.state.fetch_or(SEALED | extra, Ordering::AcqRel)
     }
 
-    /// Unseals an empty spare slab: writers may reserve from slot 0 again.
+    /// Unseals an empty spare slab: writers may reserve from slot 0 again,
+    /// unless it was closed (from outside the flusher role: see
+    /// `Engine::close_now`), which it stays.
     pub(super) fn activate(&self) {
         // ORDERING: Release: pairs with a writer's Acquire reservation, so the
         // flusher's drops of the previous batch's items happen before the
-        // slots are reused.
-        self.state.store(0, Ordering::Release);
+        // slots are reused. An RMW, not a store, so that a concurrent
+        // `close_now` is never undone.
+        self.state.fetch_and(CLOSED, Ordering::Release);
+    }
+
+    /// Closes the slab for writers now, whoever holds the flusher role.
+    pub(super) fn close_now(&self) {
+        // ORDERING: Release: a writer whose reservation fails on `CLOSED`
+        // (Acquire) also sees the failure recorded before this.
+        self.state.fetch_or(CLOSED, Ordering::Release);
     }
 
     /// Marks the slab empty and sealed again after its batch was consumed,
