@@ -205,23 +205,32 @@ impl<R: Read> Reader<R> {
         reason = "Go's `Reader.Next`; `records()` is the iterator"
     )]
     pub fn next(&mut self) -> io::Result<Option<RecordReader<'_, R>>> {
+        // An empty `FIRST` chunk is no record yet: it may be all that is
+        // left of an abandoned one (see `end`), or LevelDB's old quirk
+        // before a real start. Hand out a reader once something follows.
+        let mut empty_first = false;
         loop {
-            match self.event()? {
-                Event::Start(chunk) => {
-                    self.streamed = true;
-                    self.last_record = Some(self.record_start);
-                    return Ok(Some(RecordReader {
-                        offset: self.record_start,
-                        log: self,
-                        chunk,
-                        at: 0,
-                        returned: 0,
-                        done: false,
-                    }));
+            let chunk = match self.event()? {
+                Event::Start(c) if c.kind == chunk::FIRST && c.len == 0 => {
+                    (empty_first, self.streamed) = (true, false);
+                    self.partial.clear(); // `read_record` may go on from here
+                    continue;
                 }
-                Event::Piece(_) => {} // the rest of a record left unread
+                Event::Start(c) => c,
+                Event::Piece(c) if empty_first => c,
+                Event::Piece(_) => continue, // the rest of a record left unread
                 Event::End { torn } => return self.end(torn).map(|()| None),
-            }
+            };
+            self.streamed = true;
+            self.last_record = Some(self.record_start);
+            return Ok(Some(RecordReader {
+                offset: self.record_start,
+                log: self,
+                chunk,
+                at: 0,
+                returned: 0,
+                done: false,
+            }));
         }
     }
 

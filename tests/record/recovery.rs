@@ -7,7 +7,7 @@ use std::path::Path;
 
 use mwsr::record::{BLOCK_SIZE, HEADER_SIZE, Mode, Reader, Wal, Writer};
 
-use super::{encode, filler, read_all, record};
+use super::{encode, filler, next_streamed, read_all, record};
 
 /// Every record of the file at `path`, read strictly: any damage or torn
 /// end fails the test.
@@ -250,6 +250,11 @@ fn a_strict_reader_ends_cleanly_at_an_abandoned_empty_first_chunk() {
     let log = w.into_inner();
     assert_eq!(log.len(), BLOCK_SIZE); // the empty FIRST chunk is there
     assert_eq!(read_all(&log, Mode::Strict).unwrap(), [filler(HEADER_SIZE)]);
+    for mode in [Mode::Strict, Mode::Tolerant] {
+        let mut streamed = Reader::with_mode(&log[..], mode);
+        assert_eq!(next_streamed(&mut streamed).unwrap(), filler(HEADER_SIZE));
+        assert!(streamed.next().unwrap().is_none(), "{mode:?}");
+    }
     let end = Reader::new(&log[..]).skip_to_end().unwrap();
     assert!(!end.torn && !end.damaged, "{end:?}");
     assert_eq!(end.cut_bytes(), HEADER_SIZE as u64);
