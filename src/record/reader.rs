@@ -79,6 +79,11 @@ pub struct Reader<R> {
     /// The open record is being handed out by a [`RecordReader`] (or was,
     /// which dropped it): its pieces are not `partial`'s.
     streamed: bool,
+    /// [`next`](Self::next) read an empty `FIRST` chunk and hands out no
+    /// record until something follows it: the record's next piece starts
+    /// the reader. Kept across calls, so an I/O error in between loses
+    /// nothing.
+    empty_first: bool,
     /// After [`recover`](Self::recover): skip `MIDDLE`/`LAST` chunks and
     /// zeroed regions quietly until a record starts.
     resyncing: bool,
@@ -121,6 +126,7 @@ impl<R: Read> Reader<R> {
             fragment: Fragment::None,
             partial: Vec::new(),
             streamed: false,
+            empty_first: false,
             resyncing: false,
             failed: None,
             record_start: 0,
@@ -155,7 +161,7 @@ impl<R: Read> Reader<R> {
             match self.event()? {
                 Event::Start(c) => {
                     let payload = self.blocks.payload(&c);
-                    self.streamed = false;
+                    (self.streamed, self.empty_first) = (false, false);
                     if c.kind == chunk::FULL {
                         record.extend_from_slice(payload);
                         self.last_record = Some(self.record_start);
@@ -208,20 +214,19 @@ impl<R: Read> Reader<R> {
         // An empty `FIRST` chunk is no record yet: it may be all that is
         // left of an abandoned one (see `end`), or LevelDB's old quirk
         // before a real start. Hand out a reader once something follows.
-        let mut empty_first = false;
         loop {
             let chunk = match self.event()? {
                 Event::Start(c) if c.kind == chunk::FIRST && c.len == 0 => {
-                    (empty_first, self.streamed) = (true, false);
+                    (self.empty_first, self.streamed) = (true, false);
                     self.partial.clear(); // `read_record` may go on from here
                     continue;
                 }
                 Event::Start(c) => c,
-                Event::Piece(c) if empty_first => c,
+                Event::Piece(c) if self.empty_first => c,
                 Event::Piece(_) => continue, // the rest of a record left unread
                 Event::End { torn } => return self.end(torn).map(|()| None),
             };
-            self.streamed = true;
+            (self.streamed, self.empty_first) = (true, false);
             self.last_record = Some(self.record_start);
             return Ok(Some(RecordReader {
                 offset: self.record_start,
@@ -437,6 +442,7 @@ impl<R: Read> Reader<R> {
         self.fragment = Fragment::None;
         self.partial.clear();
         self.streamed = false;
+        self.empty_first = false;
         self.resyncing = false;
         self.failed = None;
     }

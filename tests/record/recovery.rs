@@ -259,3 +259,54 @@ fn a_strict_reader_ends_cleanly_at_an_abandoned_empty_first_chunk() {
     assert!(!end.torn && !end.damaged, "{end:?}");
     assert_eq!(end.cut_bytes(), HEADER_SIZE as u64);
 }
+
+/// Fails with a transient error once, when the reader first asks for
+/// bytes at or past `at`.
+struct FailOnceAt<'a> {
+    log: &'a [u8],
+    pos: usize,
+    at: usize,
+    failed: bool,
+}
+
+impl std::io::Read for FailOnceAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos >= self.at && !self.failed {
+            self.failed = true;
+            return Err(std::io::Error::new(ErrorKind::WouldBlock, "not yet"));
+        }
+        let end = self.log.len().min(self.pos + buf.len());
+        let end = if self.pos < self.at {
+            end.min(self.at)
+        } else {
+            end
+        };
+        let n = end - self.pos;
+        buf[..n].copy_from_slice(&self.log[self.pos..end]);
+        self.pos = end;
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_streamed_record_after_an_empty_first_survives_an_io_error() {
+    // The second record starts with an empty FIRST chunk in block 0's last
+    // 7 bytes; reading on into block 1 fails once.
+    let records = [filler(HEADER_SIZE), record(1, 100)];
+    let (log, _) = encode(&records);
+    for mode in [Mode::Strict, Mode::Tolerant] {
+        let source = FailOnceAt {
+            log: &log,
+            pos: 0,
+            at: BLOCK_SIZE,
+            failed: false,
+        };
+        let mut reader = Reader::with_mode(source, mode);
+        assert_eq!(next_streamed(&mut reader).unwrap(), records[0]);
+        let e = reader.next().map(|r| r.is_some()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::WouldBlock);
+        assert_eq!(next_streamed(&mut reader).unwrap(), records[1], "{mode:?}");
+        assert!(reader.next().unwrap().is_none());
+        assert_eq!(reader.corruptions(), 0);
+    }
+}
