@@ -19,7 +19,8 @@
 //! - a sink error is sticky: the call that hit it and every later one (but
 //!   empty writes) return the same error, and the sink is never called
 //!   again; what reached the sink is a prefix of what was written;
-//! - `stats()` counts the batches and bytes delivered.
+//! - `stats()` counts the batches and bytes delivered, and the accepted
+//!   bytes dropped with a failed batch.
 #![no_main]
 
 use std::cell::RefCell;
@@ -66,6 +67,9 @@ struct Model {
     failed: bool,
     /// Bytes buffered, not yet handed to the sink.
     buffered: Vec<u8>,
+    /// Accepted bytes that never reached a successful sink call: the
+    /// buffered batch the sink failed on (`Stats::items_dropped`).
+    dropped: u64,
 }
 
 impl Model {
@@ -91,7 +95,11 @@ impl Model {
             return true;
         }
         let batch = std::mem::take(&mut self.buffered);
-        self.deliver(&batch)
+        let ok = self.deliver(&batch);
+        if !ok {
+            self.dropped += batch.len() as u64;
+        }
+        ok
     }
 
     /// A write of `parts`; `Ok(len)` or `Err(())` for the sticky error.
@@ -241,6 +249,7 @@ fuzz_target!(|input: Input| {
                     got.iter().map(Vec::len).max().unwrap_or(0) as u64
                 );
                 assert_eq!(s.try_write_refusals, 0);
+                assert_eq!(s.items_dropped, m.dropped, "items_dropped");
                 assert_eq!(buf.is_closed(), m.failed);
                 None
             }
@@ -375,6 +384,14 @@ fuzz_target!(|input: Input| {
         assert!(buf.flush().is_err(), "the sink error is sticky");
         assert!(buf.is_closed());
     }
+    // Every accepted byte was flushed or dropped, but for the bytes of the
+    // failed call that reached the sink before it failed.
+    let s = buf.stats();
+    assert_eq!(s.items_dropped, m.dropped, "items_dropped");
+    let early = (delivered.len() as u64 + s.items_dropped)
+        .checked_sub(written.len() as u64)
+        .expect("accepted bytes neither flushed nor dropped");
+    assert!(early <= failing.as_ref().map_or(0, |c| c.len) as u64);
     let (_, flushed) = buf.into_inner();
     assert_eq!(flushed.is_ok(), ok);
     assert_eq!(

@@ -18,13 +18,14 @@
 //!   the same records, then the appended one, with a clean end.
 #![no_main]
 
+use std::fmt;
 use std::io::{self, Cursor, Read};
 use std::sync::{Arc, Mutex};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use mwsr::record::{BLOCK_SIZE, Corruption, HEADER_SIZE, LogEnd, Mode, Reader, Writer};
-use mwsr_fuzz::{Flaky, IoPlan, payload, retry};
+use mwsr_fuzz::{Flaky, IoPlan, known, payload, retry};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -140,7 +141,7 @@ fn build(pieces: &[Piece], damage: &[Damage]) -> Vec<u8> {
 }
 
 /// What one tolerant pass found.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 struct Tolerant {
     /// Records with the offset `last_record_offset` gave for each.
     records: Vec<(u64, Vec<u8>)>,
@@ -236,11 +237,32 @@ fn tolerant_pass<R: Read>(data: &[u8], inner: R) -> Tolerant {
 }
 
 /// One outcome of a strict `read_record`.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 enum Strict {
     Record(u64, Vec<u8>),
     Damage(Corruption),
     Torn,
+}
+
+// Records as (offset, length) in messages: they may be 100 KB each.
+impl fmt::Debug for Tolerant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tolerant")
+            .field("records", &summary(&self.records))
+            .field("reports", &self.reports)
+            .field("end", &self.end)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Strict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Strict::Record(offset, r) => write!(f, "Record(at {offset}, {} bytes)", r.len()),
+            Strict::Damage(c) => write!(f, "Damage({c:?})"),
+            Strict::Torn => f.write_str("Torn"),
+        }
+    }
 }
 
 /// Reads `data` strictly through `inner`, recovering after each error, to
@@ -302,7 +324,13 @@ struct Streamed {
 
 /// Streams `data` tolerantly with `next()`, reading each record in pieces.
 fn streaming_pass(data: &[u8], input: &Input) -> Streamed {
-    let (mut reader, reports) = reporting(Reader::tolerant(Flaky::new(data, input.io.clone())));
+    let mut io = input.io.clone();
+    if known("next-io-error-after-empty-first") {
+        // Known bug: an I/O error while `next()` looks past an empty FIRST
+        // chunk loses the record. Fuzz the rest without faults here.
+        io.faults.clear();
+    }
+    let (mut reader, reports) = reporting(Reader::tolerant(Flaky::new(data, io)));
     let mut whole = Vec::new();
     let mut skipped = false;
     let mut calls = 0;
@@ -359,6 +387,11 @@ fn streaming_pass(data: &[u8], input: &Input) -> Streamed {
     }
 }
 
+/// Records as (offset, length), for messages.
+fn summary(records: &[(u64, Vec<u8>)]) -> Vec<(u64, usize)> {
+    records.iter().map(|(o, r)| (*o, r.len())).collect()
+}
+
 fn check(data: &[u8], input: &Input) {
     // Tolerant: straight from the slice, then through a flaky reader.
     let tolerant = tolerant_pass(data, data);
@@ -372,7 +405,10 @@ fn check(data: &[u8], input: &Input) {
     // records() and skip_to_end() agree with read_record.
     let mut reader = Reader::tolerant(data);
     let listed: Vec<Vec<u8>> = reader.records().map(|r| r.unwrap()).collect();
-    assert_eq!(listed, records);
+    assert!(
+        listed == records,
+        "records() read other records than read_record"
+    );
     assert_eq!(Reader::tolerant(data).skip_to_end().unwrap(), tolerant.end);
 
     // Strict agrees with tolerant up to its first error.
@@ -392,11 +428,13 @@ fn check(data: &[u8], input: &Input) {
         .collect::<Vec<_>>();
     assert!(
         tolerant.records.starts_with(&clean),
-        "strict and tolerant readers differ before the first damage"
+        "strict and tolerant readers differ before the first damage: {:?} against {:?}",
+        summary(&clean),
+        summary(&tolerant.records)
     );
     if clean.len() == strict.len() {
         // The strict reader met no damage and no torn end at all.
-        assert_eq!(clean, tolerant.records);
+        assert!(clean == tolerant.records);
         assert!(tolerant.reports.is_empty(), "{:?}", tolerant.reports);
         assert!(
             !tolerant.end.torn && !tolerant.end.damaged,
@@ -424,9 +462,11 @@ fn check(data: &[u8], input: &Input) {
             );
         }
     } else {
-        assert_eq!(
-            streamed.whole, tolerant.records,
-            "streaming and read_record differ"
+        assert!(
+            streamed.whole == tolerant.records,
+            "streaming and read_record differ: (offset, len) {:?} against {:?}",
+            summary(&streamed.whole),
+            summary(&tolerant.records)
         );
         assert_eq!(
             streamed.reports, tolerant.reports,
@@ -445,7 +485,7 @@ fn check(data: &[u8], input: &Input) {
     let mut again = Vec::new();
     for r in &records {
         assert!(back.read_record(&mut again).unwrap());
-        assert_eq!(&again, r);
+        assert!(&again == r, "a record did not round-trip");
     }
     assert!(!back.read_record(&mut again).unwrap());
     let end = back.log_end().unwrap();
@@ -465,7 +505,12 @@ fn check(data: &[u8], input: &Input) {
             rest.push((seeker.last_record_offset().unwrap(), again.clone()));
             assert!(rest.len() <= tolerant.records.len());
         }
-        assert_eq!(rest, tolerant.records[i..], "seek_record to record {i}");
+        assert!(
+            rest == tolerant.records[i..],
+            "seek_record to record {i}: {:?} against {:?}",
+            summary(&rest),
+            summary(&tolerant.records[i..])
+        );
     }
 
     // Truncated to intact_len, the log reads the same records and ends
@@ -473,9 +518,11 @@ fn check(data: &[u8], input: &Input) {
     let intact = tolerant.end.intact_len;
     let mut truncated = data[..intact as usize].to_vec();
     let cut = tolerant_pass(&truncated, &truncated[..]);
-    assert_eq!(
-        cut.records, tolerant.records,
-        "truncating to intact_len lost records"
+    assert!(
+        cut.records == tolerant.records,
+        "truncating to intact_len lost records: {:?} against {:?}",
+        summary(&cut.records),
+        summary(&tolerant.records)
     );
     assert_eq!(cut.end.intact_len, intact);
     assert!(!cut.end.torn && !cut.end.damaged, "{:?}", cut.end);
@@ -485,7 +532,12 @@ fn check(data: &[u8], input: &Input) {
     let grown = tolerant_pass(&truncated, &truncated[..]);
     let mut expected = tolerant.records.clone();
     expected.push((appended_at, b"appended".to_vec()));
-    assert_eq!(grown.records, expected, "a record appended at intact_len");
+    assert!(
+        grown.records == expected,
+        "a record appended at intact_len: {:?} against {:?}",
+        summary(&grown.records),
+        summary(&expected)
+    );
     assert_eq!(grown.end.intact_len, truncated.len() as u64);
     assert!(!grown.end.torn && !grown.end.damaged);
 }
