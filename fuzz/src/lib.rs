@@ -95,20 +95,3 @@ pub fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     }
     panic!("an injected error keeps coming back: the call does not resume");
 }
-
-/// Whether the known crate bug `name` is to be fuzzed past in this run: set
-/// `MWSR_FUZZ_KNOWN=name[,name...]` (see README.md for the names). By
-/// default every target checks every bug.
-pub fn known(name: &str) -> bool {
-    static KNOWN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    KNOWN
-        .get_or_init(|| {
-            std::env::var("MWSR_FUZZ_KNOWN")
-                .unwrap_or_default()
-                .split(',')
-                .map(|s| s.trim().to_owned())
-                .collect()
-        })
-        .iter()
-        .any(|k| k == name)
-}
