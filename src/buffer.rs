@@ -2,9 +2,10 @@
 
 use std::fmt;
 
-use crate::front::Front;
+use crate::front::{Front, Refused};
 use crate::sink::Sink;
-use crate::{Error, Stats, WriteSink};
+use crate::sync::Arc;
+use crate::{Error, Stats, TryWriteError, WriteSink};
 
 /// A batching buffer shared by many writers and flushed inline, with no
 /// background thread.
@@ -58,7 +59,19 @@ use crate::{Error, Stats, WriteSink};
 /// reported. Call [`flush`](Self::flush) or [`into_inner`](Self::into_inner)
 /// first when you need to know that everything arrived.
 pub struct Buffer<T, S: Sink<T>> {
-    front: Front<T, S>,
+    front: Arc<Inner<T, S>>,
+}
+
+/// What every handle of one buffer shares; dropping it (with the last
+/// handle) flushes and closes.
+struct Inner<T, S: Sink<T>>(Front<T, S>);
+
+impl<T, S: Sink<T>> std::ops::Deref for Inner<T, S> {
+    type Target = Front<T, S>;
+
+    fn deref(&self) -> &Front<T, S> {
+        &self.0
+    }
 }
 
 impl<T, S: Sink<T>> Buffer<T, S> {
@@ -89,8 +102,41 @@ impl<T, S: Sink<T>> Buffer<T, S> {
     /// `OutOfMemory` if the two halves cannot be allocated.
     pub fn try_new(capacity: usize, sink: S) -> std::io::Result<Self> {
         Ok(Self {
-            front: Front::try_new(capacity, sink)?,
+            front: Arc::new(Inner(Front::try_new(capacity, sink)?)),
         })
+    }
+
+    /// As [`new`](Self::new) for a closure, whose argument's type the
+    /// compiler then infers: only the error type may need naming, when the
+    /// closure's body does not fix it.
+    ///
+    /// ```
+    /// use std::io::Write;
+    ///
+    /// let mut file = Vec::new(); // a `File`, a socket, ...
+    /// let log = mwsr::Buffer::from_fn(4096, |batch| file.write_all(batch));
+    /// log.write(b"no annotations\n")?;
+    /// drop(log);
+    ///
+    /// let mut total = 0;
+    /// let counter = mwsr::Buffer::from_fn(64, |batch: &[u64]| {
+    ///     total += batch.iter().sum::<u64>();
+    ///     Ok::<_, std::convert::Infallible>(()) // nothing fixes the error type
+    /// });
+    /// counter.write(&[1, 2, 3]).unwrap();
+    /// drop(counter);
+    /// assert_eq!(total, 6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Panics
+    /// As [`new`](Self::new).
+    #[track_caller]
+    pub fn from_fn<E>(capacity: usize, sink: S) -> Self
+    where
+        S: FnMut(&[T]) -> Result<(), E>,
+    {
+        Self::new(capacity, sink)
     }
 
     /// The number of items each half of the buffer holds: the most one
@@ -101,7 +147,7 @@ impl<T, S: Sink<T>> Buffer<T, S> {
         self.front.engine.capacity()
     }
 
-    /// The buffer's counters (see [`Stats`]); `try_write_refusals` stays 0.
+    /// The buffer's counters (see [`Stats`]).
     pub fn stats(&self) -> Stats {
         self.front.counters.snapshot()
     }
@@ -140,24 +186,126 @@ impl<T, S: Sink<T>> Buffer<T, S> {
         self.write_parts(parts, AsRef::as_ref)
     }
 
+    /// Copies `items` into the buffer if they fit now, or not at all; never
+    /// calls the sink and never waits. Returns `items.len()`.
+    ///
+    /// When the active half is full and no flush is under way, the full
+    /// half is set aside for the next [`flush`](Self::flush) or blocking
+    /// write to deliver first, and the items go into the other half; so a
+    /// write is refused only when both halves are full (or, for a few
+    /// instructions, while another thread swaps them).
+    ///
+    /// ```
+    /// let buf = mwsr::Buffer::new(4, |_: &[u8]| Ok::<(), std::io::Error>(()));
+    /// assert_eq!(buf.try_write(b"abc").unwrap(), 3);
+    /// assert_eq!(buf.try_write(b"def").unwrap(), 3); // the first half is set aside
+    /// let refused = buf.try_write(b"ghi").unwrap_err(); // both halves hold data
+    /// assert!(refused.is_full());
+    /// assert_eq!(refused.into_inner(), b"ghi"); // handed back untouched
+    /// buf.flush().unwrap();
+    /// assert_eq!(buf.try_write(b"ghi").unwrap(), 3);
+    /// ```
+    ///
+    /// # Errors
+    /// Hands `items` back: [`TryWriteError::Full`] when they do not fit
+    /// without a flush (counted in [`Stats::try_write_refusals`]), which is
+    /// always the case for `capacity` items or more;
+    /// [`TryWriteError::Closed`] after [`close`](Self::close);
+    /// [`TryWriteError::Failed`] after the sink failed.
+    pub fn try_write<'a>(&self, items: &'a [T]) -> Result<usize, TryWriteError<&'a [T], S::Error>>
+    where
+        T: Clone,
+    {
+        self.try_write_parts(std::slice::from_ref(&items), |p| p)
+            .map_err(|refused| refused.with(items))
+    }
+
+    /// As [`write_v`](Self::write_v) if all `parts` fit now, as one
+    /// contiguous run; otherwise nothing is written. Never calls the sink.
+    ///
+    /// # Errors
+    /// Hands `parts` back untouched; as [`try_write`](Self::try_write), for
+    /// the total length.
+    pub fn try_write_v<'a, P: AsRef<[T]>>(
+        &self,
+        parts: &'a [P],
+    ) -> Result<usize, TryWriteError<&'a [P], S::Error>>
+    where
+        T: Clone,
+    {
+        self.try_write_parts(parts, AsRef::as_ref)
+            .map_err(|refused| refused.with(parts))
+    }
+
     /// Hands everything written so far to the sink, and returns once the sink
     /// has returned. Does not call the sink when nothing is buffered.
     ///
     /// # Errors
-    /// As [`write`](Self::write).
+    /// As [`write`](Self::write), and [`Error::Closed`] after
+    /// [`close`](Self::close).
     pub fn flush(&self) -> Result<(), Error<S::Error>> {
-        self.front.with_role(|role| self.front.flush_active(role))
+        self.front.with_role(|role| {
+            if role.is_closed() {
+                return Err(Error::Closed);
+            }
+            self.front.flush_active(role)
+        })
     }
 
-    /// Whether writes can only fail from now on, because the sink failed.
+    /// Flushes what is left and closes the buffer for every handle: later
+    /// writes and flushes get [`Error::Closed`]; writes racing it either
+    /// make the last batch or get `Closed`. Idempotent: a second call
+    /// returns `Ok` unless the sink has failed.
+    ///
+    /// # Errors
+    /// The sink's sticky error, if it failed at any point;
+    /// [`Error::Reentrant`] from inside the sink.
+    pub fn close(&self) -> Result<(), Error<S::Error>> {
+        self.front.close()
+    }
+
+    /// Whether writes can only fail from now on: the buffer was closed, or
+    /// the sink failed.
     pub fn is_closed(&self) -> bool {
         self.front.engine.is_closed()
     }
 
-    /// Flushes, then gives back the sink and the flush's result.
+    /// Closes the buffer (as [`close`](Self::close)), then gives back the
+    /// sink and the close's result. Other handles of the buffer see it
+    /// closed.
+    ///
+    /// # Panics
+    /// If another handle's `into_inner` has taken the sink already, or when
+    /// called from inside the sink.
     pub fn into_inner(self) -> (S, Result<(), Error<S::Error>>) {
-        let result = self.flush();
+        let result = self.close();
         (self.front.take_sink(), result)
+    }
+
+    fn try_write_parts<P>(
+        &self,
+        parts: &[P],
+        slice: impl Fn(&P) -> &[T],
+    ) -> Result<usize, Refused<S::Error>>
+    where
+        T: Clone,
+    {
+        self.front
+            .try_write_parts(parts, slice, || {})
+            .map(|(n, _)| n)
+            .map_err(|refused| self.front.refused(refused))
+    }
+
+    /// The write behind `io::Write`: always lossless.
+    fn io_write_parts<P>(
+        &self,
+        parts: &[P],
+        slice: impl Fn(&P) -> &[T],
+    ) -> Result<usize, Error<S::Error>>
+    where
+        T: Clone,
+    {
+        self.write_parts(parts, slice)
     }
 
     fn write_parts<P>(
@@ -211,10 +359,21 @@ impl<W: std::io::Write> Buffer<u8, WriteSink<W>> {
     }
 }
 
-impl<T, S: Sink<T>> Drop for Buffer<T, S> {
+/// A new handle to the same buffer, as crossbeam's `Sender`: cheap (a
+/// reference count), for each thread that writes.
+impl<T, S: Sink<T>> Clone for Buffer<T, S> {
+    fn clone(&self) -> Self {
+        Self {
+            front: Arc::clone(&self.front),
+        }
+    }
+}
+
+/// Dropping the last handle flushes and closes (see the type's docs).
+impl<T, S: Sink<T>> Drop for Inner<T, S> {
     fn drop(&mut self) {
         // Errors cannot be returned from `drop`; see the type's docs.
-        let _ = self.flush();
+        let _ = self.0.close();
     }
 }
 

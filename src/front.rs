@@ -8,7 +8,7 @@ use crossbeam_utils::CachePadded;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use crate::Error;
-use crate::engine::{Engine, Flusher, Landing, Rejected};
+use crate::engine::{Engine, Flusher, Landing, Rejected, Reservation};
 use crate::sink::{Sink, deliver};
 use crate::stats::Counters;
 use crate::sync::Mutex;
@@ -101,6 +101,21 @@ impl<T, S: Sink<T>> Front<T, S> {
         sink.expect("mwsr: the sink is present until into_inner")
     }
 
+    /// Delivers what is buffered, then closes the engine for good: later
+    /// writes get [`Error::Closed`]. `Ok` if it was closed already (unless
+    /// the sink failed).
+    pub(crate) fn close(&self) -> Result<(), Error<S::Error>> {
+        self.with_role(|role| self.close_with(role))
+    }
+
+    /// As [`close`](Self::close), with the role already taken. Writes
+    /// racing it land in this last batch or get `Closed`.
+    pub(crate) fn close_with(&self, role: &mut Role<'_, T, S>) -> Result<(), Error<S::Error>> {
+        self.flush_pending(role)?;
+        role.close(|batch, outlet| self.deliver_buffered(outlet, batch))
+            .unwrap_or(Ok(()))
+    }
+
     /// Swaps the active half out and delivers it. `Ok` if it was empty.
     pub(crate) fn flush_active(&self, role: &mut Role<'_, T, S>) -> Result<(), Error<S::Error>> {
         self.flush_active_then(role, || ())
@@ -189,18 +204,73 @@ impl<T, S: Sink<T>> Front<T, S> {
         };
         loop {
             match self.engine.reserve(n) {
-                Ok(mut reservation) => {
-                    for part in parts {
-                        reservation.extend_from_slice(slice(part));
-                    }
-                    let landing = reservation.landing();
-                    drop(reservation); // publish before the caller reports the landing
-                    return Ok((n, Some(landing)));
-                }
+                Ok(reservation) => return Ok((n, Some(fill(reservation, parts, &slice)))),
                 Err(Rejected::Full(index)) => when_full(n, index)?,
                 Err(Rejected::Closed) => return Err(self.closed_error()),
             }
         }
+    }
+
+    /// As [`write_parts`](Self::write_parts) without waiting or calling the
+    /// sink: the parts are copied in whole if there is room now, or not at
+    /// all. A run of `capacity` items or more never fits (it could only go
+    /// to the sink directly) and is refused as full.
+    pub(crate) fn try_write_parts<P>(
+        &self,
+        parts: &[P],
+        slice: impl Fn(&P) -> &[T],
+        on_full: impl FnMut(),
+    ) -> Result<(usize, Option<Landing>), Refused<S::Error>>
+    where
+        T: Clone,
+    {
+        let total = parts
+            .iter()
+            .try_fold(0usize, |sum, p| sum.checked_add(slice(p).len()));
+        match total {
+            Some(0) => Ok((0, None)),
+            Some(n) if n < self.engine.capacity() => {
+                let reservation = self.try_reserve(n, on_full)?;
+                Ok((n, Some(fill(reservation, parts, &slice))))
+            }
+            _ => Err(Refused::Full),
+        }
+    }
+
+    /// Reserves `n` slots if there is room now, without waiting: when the
+    /// active half is full and the flusher role free, swaps it out for the
+    /// role's next holder to deliver (see [`try_swap`](Self::try_swap)) and
+    /// tries the other half; `on_full` is called each time a half was found
+    /// full (to wake a flusher thread). The caller counts a refusal (see
+    /// [`refused`](Self::refused)).
+    pub(crate) fn try_reserve(
+        &self,
+        n: usize,
+        mut on_full: impl FnMut(),
+    ) -> Result<Reservation<'_, T>, Refused<S::Error>> {
+        // A few rounds at most: other writers may fill each new half first.
+        for _ in 0..3 {
+            match self.engine.reserve(n) {
+                Ok(reservation) => return Ok(reservation),
+                Err(Rejected::Full(index)) => {
+                    let swapped = self.try_swap(index);
+                    on_full();
+                    if !swapped {
+                        break;
+                    }
+                }
+                Err(Rejected::Closed) => return Err(Refused::Closed(self.closed_error())),
+            }
+        }
+        Err(Refused::Full)
+    }
+
+    /// Counts `refusal` if it was for lack of room, and passes it on.
+    pub(crate) fn refused(&self, refusal: Refused<S::Error>) -> Refused<S::Error> {
+        if let Refused::Full = refusal {
+            self.counters.try_write_refused();
+        }
+        refusal
     }
 
     /// The sink's sticky failure, if any. Never waits for the flusher role.
@@ -258,6 +328,37 @@ impl<T, S: Sink<T>> Front<T, S> {
             staging.drain(|batch| outlet.deliver(batch, counters))?;
         }
         Ok(())
+    }
+}
+
+/// Copies `parts` into `reservation` (exactly its length) and publishes it.
+fn fill<T: Clone, P>(
+    mut reservation: Reservation<'_, T>,
+    parts: &[P],
+    slice: impl Fn(&P) -> &[T],
+) -> Landing {
+    for part in parts {
+        reservation.extend_from_slice(slice(part));
+    }
+    reservation.landing() // publishes on drop, before the caller reports it
+}
+
+/// Why a non-blocking write was refused.
+pub(crate) enum Refused<E> {
+    /// No room now.
+    Full,
+    /// Closed, or the sink's sticky failure.
+    Closed(Error<E>),
+}
+
+impl<E> Refused<E> {
+    /// The public error, handing `item` back.
+    pub(crate) fn with<T>(self, item: T) -> crate::TryWriteError<T, E> {
+        match self {
+            Refused::Full => crate::TryWriteError::Full(item),
+            Refused::Closed(Error::Closed) => crate::TryWriteError::Closed(item),
+            Refused::Closed(failure) => crate::TryWriteError::Failed(item, failure),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! `std::io::Write` for the byte buffers, written once for both types.
 
 /// Implements `io::Write` for `&$ty<u8, S>` and `$ty<u8, S>`. The type must
-/// have `write_parts(&self, parts, slice)` and `flush(&self)` returning
+/// have `io_write_parts(&self, parts, slice)` and `flush(&self)` returning
 /// `Result<_, mwsr::Error<S::Error>>`.
 ///
 /// `write` and `write_all` copy the whole slice or fail (never a short
@@ -21,11 +21,11 @@ macro_rules! impl_io_write {
             S::Error: std::error::Error + Send + Sync + 'static,
         {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                Ok(self.write_parts(std::slice::from_ref(&buf), |p| p)?)
+                Ok(self.io_write_parts(std::slice::from_ref(&buf), |p| p)?)
             }
 
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-                Ok(self.write_parts(bufs, |b| b)?)
+                Ok(self.io_write_parts(bufs, |b| b)?)
             }
 
             fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {

@@ -23,11 +23,16 @@ pub struct Stats {
     /// parts of a write larger than the capacity, which go to the sink
     /// straight from the caller: a failure there fails that write).
     pub items_dropped: u64,
+    /// Whole writes dropped by [lossy mode](crate::Builder::lossy) because
+    /// the buffer was full; their items are counted in `items_dropped` too.
+    pub writes_dropped: u64,
     /// The most items one sink call received (bytes, for a byte buffer).
     pub largest_batch: u64,
     /// Times a writer found the buffer full and had to wait for a flush.
     pub writer_waits: u64,
-    /// Items `try_write` handed back because the buffer was full.
+    /// Calls refused for lack of room: `try_write`, `try_write_slice` and
+    /// `try_write_v` that found the buffer full, and `write_timeout` that
+    /// ran out of time. (The data is handed back: nothing is lost.)
     pub try_write_refusals: u64,
 }
 
@@ -37,6 +42,7 @@ pub(crate) struct Counters {
     items_flushed: AtomicU64,
     batches_flushed: AtomicU64,
     items_dropped: AtomicU64,
+    writes_dropped: AtomicU64,
     largest_batch: AtomicU64,
     writer_waits: AtomicU64,
     try_write_refusals: AtomicU64,
@@ -48,6 +54,7 @@ impl Counters {
             items_flushed: AtomicU64::new(0),
             batches_flushed: AtomicU64::new(0),
             items_dropped: AtomicU64::new(0),
+            writes_dropped: AtomicU64::new(0),
             largest_batch: AtomicU64::new(0),
             writer_waits: AtomicU64::new(0),
             try_write_refusals: AtomicU64::new(0),
@@ -72,6 +79,13 @@ impl Counters {
         self.items_dropped.fetch_add(len as u64, Ordering::Relaxed);
     }
 
+    /// Lossy mode dropped a write of `len` items.
+    pub(crate) fn write_dropped(&self, len: usize) {
+        // ORDERING: Relaxed: statistics.
+        self.writes_dropped.fetch_add(1, Ordering::Relaxed);
+        self.dropped(len);
+    }
+
     pub(crate) fn writer_waited(&self) {
         // ORDERING: Relaxed: statistics.
         self.writer_waits.fetch_add(1, Ordering::Relaxed);
@@ -89,6 +103,7 @@ impl Counters {
             items_flushed: get(&self.items_flushed),
             batches_flushed: get(&self.batches_flushed),
             items_dropped: get(&self.items_dropped),
+            writes_dropped: get(&self.writes_dropped),
             largest_batch: get(&self.largest_batch),
             writer_waits: get(&self.writer_waits),
             try_write_refusals: get(&self.try_write_refusals),

@@ -30,6 +30,7 @@ pub struct Builder {
     capacity: usize,
     linger: Option<Duration>,
     thread_name: Option<String>,
+    lossy: bool,
 }
 
 impl Builder {
@@ -41,6 +42,7 @@ impl Builder {
             capacity: Self::DEFAULT_CAPACITY,
             linger: None,
             thread_name: None,
+            lossy: false,
         }
     }
 
@@ -68,6 +70,38 @@ impl Builder {
         self
     }
 
+    /// Lossy mode for the byte writer (default off: lossless). When on, a
+    /// write through `io::Write` (and so every `tracing` event, and
+    /// `write!`) that would have to wait for room is dropped whole instead,
+    /// never half-written: it returns `Ok` as if written, and is counted in
+    /// [`Stats::writes_dropped`](crate::Stats::writes_dropped) and
+    /// [`Stats::items_dropped`](crate::Stats::items_dropped). A write of
+    /// `capacity` bytes or more is always dropped in this mode (it would wait
+    /// for the sink). For logging from threads that must never block on a
+    /// slow disk, as tracing-appender's `lossy`.
+    ///
+    /// The explicit calls keep their meaning: [`AsyncBuffer::write`] and
+    /// [`AsyncBuffer::write_slice`] wait, the `try_` calls refuse and hand
+    /// the data back.
+    ///
+    /// ```
+    /// use std::io::Write;
+    ///
+    /// let log = mwsr::AsyncBuffer::builder()
+    ///     .capacity(64 * 1024)
+    ///     .lossy(true)
+    ///     .build(mwsr::WriteSink::new(std::io::sink()))?;
+    /// writeln!(&log, "never waits")?;
+    /// log.close()?;
+    /// let stats = log.stats();
+    /// assert_eq!(stats.items_flushed + stats.items_dropped, 12);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn lossy(mut self, lossy: bool) -> Self {
+        self.lossy = lossy;
+        self
+    }
+
     /// The flusher thread's name (default `mwsr-flusher`).
     pub fn thread_name(mut self, name: impl Into<String>) -> Self {
         self.thread_name = Some(name.into());
@@ -90,6 +124,7 @@ impl Builder {
             front: Front::try_new(self.capacity, sink)?,
             signal: Signal::new(),
             linger: self.linger,
+            lossy: self.lossy,
             mark: worker::mark(self.capacity, self.linger),
         });
         let name = self
@@ -102,5 +137,27 @@ impl Builder {
                 .spawn(move || worker::run(&shared))?
         };
         Ok(AsyncBuffer::from_parts(shared, thread))
+    }
+
+    /// As [`build`](Self::build) for a closure, whose argument's type the
+    /// compiler then infers.
+    ///
+    /// ```
+    /// let q = mwsr::AsyncBuffer::builder()
+    ///     .capacity(256)
+    ///     .build_fn(|batch| std::io::Write::write_all(&mut std::io::stdout(), batch))?;
+    /// q.write_slice(b"hello\n").unwrap();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`build`](Self::build).
+    pub fn build_fn<T, E, F>(self, sink: F) -> io::Result<AsyncBuffer<T, F>>
+    where
+        T: Send + 'static,
+        F: FnMut(&[T]) -> Result<(), E> + Send + 'static,
+        E: Send + Sync + 'static,
+    {
+        self.build(sink)
     }
 }

@@ -11,7 +11,7 @@ use std::fmt;
 pub use self::builder::Builder;
 use self::worker::Shared;
 use crate::engine::{Landing, Rejected, Reservation};
-use crate::front::Front;
+use crate::front::{Front, Refused};
 use crate::sink::Sink;
 use crate::sync::{Arc, Deadline, JoinHandle, Mutex};
 use crate::{Error, Stats, TryWriteError, WriteSink};
@@ -69,6 +69,13 @@ use crate::{Error, Stats, TryWriteError, WriteSink};
 /// handed to the sink by the writing thread itself, under the same exclusive
 /// flusher role, so that it needs no copy and still arrives in order.
 pub struct AsyncBuffer<T, S: Sink<T>> {
+    owner: Arc<Owner<T, S>>,
+}
+
+/// What every handle of one buffer shares; dropping it (with the last
+/// handle) closes the buffer. The flusher thread holds `shared` only, so it
+/// cannot keep the buffer open.
+struct Owner<T, S: Sink<T>> {
     shared: Arc<Shared<T, S>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -96,6 +103,36 @@ where
     }
 }
 
+impl<T, S> AsyncBuffer<T, S>
+where
+    T: Send + 'static,
+    S: Sink<T> + Send + 'static,
+    S::Error: Send + Sync + 'static,
+{
+    /// As [`new`](Self::new) for a closure, whose argument's type the
+    /// compiler then infers: only the error type may need naming, when the
+    /// closure's body does not fix it.
+    ///
+    /// ```
+    /// let q = mwsr::AsyncBuffer::from_fn(1024, |batch| {
+    ///     println!("{} lines", batch.len());
+    ///     Ok::<_, std::io::Error>(())
+    /// });
+    /// q.write("a line").unwrap();
+    /// q.close().unwrap();
+    /// ```
+    ///
+    /// # Panics
+    /// As [`new`](Self::new).
+    #[track_caller]
+    pub fn from_fn<E>(capacity: usize, sink: S) -> Self
+    where
+        S: FnMut(&[T]) -> Result<(), E>,
+    {
+        Self::new(capacity, sink)
+    }
+}
+
 /// The item and sink types of this impl are placeholders, so that
 /// `AsyncBuffer::builder()` needs no type annotations; `build` picks the real
 /// ones from its sink.
@@ -108,7 +145,11 @@ impl AsyncBuffer<(), fn(&[()]) -> Result<(), Infallible>> {
 
 impl<T, S: Sink<T>> AsyncBuffer<T, S> {
     fn front(&self) -> &Front<T, S> {
-        &self.shared.front
+        &self.owner.shared.front
+    }
+
+    fn shared(&self) -> &Shared<T, S> {
+        &self.owner.shared
     }
 
     /// The number of items each half of the buffer holds: the most one
@@ -154,31 +195,114 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
     /// [`Stats::try_write_refusals`]), [`TryWriteError::Closed`]
     /// after `close`, [`TryWriteError::Failed`] after the sink failed.
     pub fn try_write(&self, item: T) -> Result<(), TryWriteError<T, S::Error>> {
-        // A few rounds at most: other writers may fill each new half first.
-        for _ in 0..3 {
-            match self.front().engine.reserve(1) {
-                Ok(reservation) => {
-                    self.push(reservation, item);
-                    return Ok(());
-                }
-                Err(Rejected::Full(index)) => {
-                    // Only this half is full, and the flusher is idle: swap
-                    // it out for the flusher thread to deliver, and go on
-                    // in the other half.
-                    let swapped = self.front().try_swap(index);
-                    let mut state = self.shared.signal.lock();
-                    state.writer_blocked = true; // flush now rather than linger
-                    self.shared.signal.wake_flusher(&state);
-                    drop(state);
-                    if !swapped {
-                        break;
-                    }
-                }
-                Err(Rejected::Closed) => return Err(refused(item, self.front().closed_error())),
+        match self.front().try_reserve(1, || self.flush_now()) {
+            Ok(reservation) => {
+                self.push(reservation, item);
+                Ok(())
             }
+            Err(refused) => Err(self.front().refused(refused).with(item)),
         }
-        self.front().counters.try_write_refused();
-        Err(TryWriteError::Full(item))
+    }
+
+    /// Copies `items` into the buffer as one contiguous run if there is room
+    /// now, or not at all; never waits and never calls the sink. Returns
+    /// `items.len()`.
+    ///
+    /// ```
+    /// let q = mwsr::AsyncBuffer::new(1024, |_: &[u8]| Ok::<(), std::io::Error>(()));
+    /// match q.try_write_slice(b"GET /index.html\n") {
+    ///     Ok(n) => assert_eq!(n, 16),
+    ///     Err(e) if e.is_full() => { /* shed load: the line was not written */ }
+    ///     Err(e) => return Err(e.into()),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Hands `items` back untouched, as [`try_write`](Self::try_write) does
+    /// the item. A slice of [`capacity`](Self::capacity) items or more never
+    /// fits (it could only go to the sink from this thread, which would
+    /// wait for it): it is always refused as [`TryWriteError::Full`]; write
+    /// it with [`write_slice`](Self::write_slice).
+    pub fn try_write_slice<'a>(
+        &self,
+        items: &'a [T],
+    ) -> Result<usize, TryWriteError<&'a [T], S::Error>>
+    where
+        T: Clone,
+    {
+        self.try_write_parts(std::slice::from_ref(&items), |p| p)
+            .map_err(|refused| self.front().refused(refused).with(items))
+    }
+
+    /// As [`write_v`](Self::write_v) if there is room now for all `parts`,
+    /// as one contiguous run; otherwise nothing is written. Never waits and
+    /// never calls the sink. Returns the total length.
+    ///
+    /// # Errors
+    /// Hands `parts` back untouched; as
+    /// [`try_write_slice`](Self::try_write_slice), for the total length.
+    pub fn try_write_v<'a, P: AsRef<[T]>>(
+        &self,
+        parts: &'a [P],
+    ) -> Result<usize, TryWriteError<&'a [P], S::Error>>
+    where
+        T: Clone,
+    {
+        self.try_write_parts(parts, AsRef::as_ref)
+            .map_err(|refused| self.front().refused(refused).with(parts))
+    }
+
+    fn try_write_parts<P>(
+        &self,
+        parts: &[P],
+        slice: impl Fn(&P) -> &[T],
+    ) -> Result<usize, Refused<S::Error>>
+    where
+        T: Clone,
+    {
+        let (n, landing) = self
+            .front()
+            .try_write_parts(parts, slice, || self.flush_now())?;
+        if let Some(landing) = landing {
+            self.report(landing);
+        }
+        Ok(n)
+    }
+
+    /// The write behind `io::Write` (and so `tracing`): lossless, or in
+    /// [lossy mode](Builder::lossy) a write that would wait is dropped whole,
+    /// counted, and reported as written.
+    fn io_write_parts<P>(
+        &self,
+        parts: &[P],
+        slice: impl Fn(&P) -> &[T],
+    ) -> Result<usize, Error<S::Error>>
+    where
+        T: Clone,
+    {
+        if !self.shared().lossy {
+            return self.write_parts(parts, slice);
+        }
+        match self.try_write_parts(parts, &slice) {
+            Ok(n) => Ok(n),
+            Err(Refused::Full) => {
+                let n = parts
+                    .iter()
+                    .fold(0usize, |n, p| n.saturating_add(slice(p).len()));
+                self.front().counters.write_dropped(n);
+                Ok(n)
+            }
+            Err(Refused::Closed(e)) => Err(e),
+        }
+    }
+
+    /// Tells the flusher thread to flush now rather than linger: a writer
+    /// that must not wait found a half full.
+    fn flush_now(&self) {
+        let mut state = self.shared().signal.lock();
+        state.writer_blocked = true;
+        self.shared().signal.wake_flusher(&state);
     }
 
     /// Copies `items` into the buffer as one contiguous run, waiting for room
@@ -222,7 +346,7 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
         if self.front().engine.holds_role() {
             return Err(Error::Reentrant);
         }
-        let signal = &self.shared.signal;
+        let signal = &self.shared().signal;
         let mut state = signal.lock();
         if state.exited {
             return Err(self.front().closed_error());
@@ -254,43 +378,7 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
     /// [`Error::Reentrant`] from inside the sink (the buffer still closes,
     /// once the sink returns).
     pub fn close(&self) -> Result<(), Error<S::Error>> {
-        self.close_until(None)
-    }
-
-    fn close_until(&self, deadline: Option<&Deadline>) -> Result<(), Error<S::Error>> {
-        let signal = &self.shared.signal;
-        let mut state = signal.lock();
-        if !state.closing {
-            state.closing = true;
-            signal.wake_flusher(&state);
-        }
-        if self.front().engine.holds_role() {
-            return Err(Error::Reentrant); // we are the flusher: cannot wait for it
-        }
-        while !state.exited {
-            state = match signal.wait_progress_until(state, deadline) {
-                Ok(state) => state,
-                Err(mut state) => {
-                    // Give up on the sink: fail for good, let every waiter
-                    // go, and leave the thread to exit when the sink returns
-                    // (it then drops, and counts, what is left).
-                    self.front().fail_now(Error::TimedOut);
-                    state.exited = true;
-                    signal.progressed();
-                    drop(state);
-                    drop(self.thread.lock().take()); // detached
-                    return Err(self.front().closed_error());
-                }
-            };
-        }
-        drop(state);
-        let result = self.front().failure().map_or(Ok(()), Err);
-        if let Some(thread) = self.thread.lock().take() {
-            // The thread catches sink panics; it cannot panic itself, and if
-            // it did, `ExitGuard` has recorded it in `result` already.
-            let _ = thread.join();
-        }
-        result
+        self.owner.close_until(None)
     }
 
     /// Closes the buffer (as [`close`](Self::close)), then gives back the
@@ -340,7 +428,7 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
 
     /// Wakes the flusher if it is parked waiting for a write like this one.
     fn report(&self, landing: Landing) {
-        self.shared.signal.report(landing, self.shared.mark);
+        self.shared().signal.report(landing, self.shared().mark);
     }
 
     /// Waits until `n` items would fit (or the buffer closed), with the
@@ -354,7 +442,7 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
             return Err(Error::Reentrant); // the sink waiting for itself
         }
         self.front().counters.writer_waited();
-        let signal = &self.shared.signal;
+        let signal = &self.shared().signal;
         let mut state = signal.lock();
         loop {
             if state.exited {
@@ -374,9 +462,53 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
 
     fn from_parts(shared: Arc<Shared<T, S>>, thread: JoinHandle<()>) -> Self {
         Self {
-            shared,
-            thread: Mutex::new(Some(thread)),
+            owner: Arc::new(Owner {
+                shared,
+                thread: Mutex::new(Some(thread)),
+            }),
         }
+    }
+}
+
+impl<T, S: Sink<T>> Owner<T, S> {
+    fn front(&self) -> &Front<T, S> {
+        &self.shared.front
+    }
+
+    fn close_until(&self, deadline: Option<&Deadline>) -> Result<(), Error<S::Error>> {
+        let signal = &self.shared.signal;
+        let mut state = signal.lock();
+        if !state.closing {
+            state.closing = true;
+            signal.wake_flusher(&state);
+        }
+        if self.front().engine.holds_role() {
+            return Err(Error::Reentrant); // we are the flusher: cannot wait for it
+        }
+        while !state.exited {
+            state = match signal.wait_progress_until(state, deadline) {
+                Ok(state) => state,
+                Err(mut state) => {
+                    // Give up on the sink: fail for good, let every waiter
+                    // go, and leave the thread to exit when the sink returns
+                    // (it then drops, and counts, what is left).
+                    self.front().fail_now(Error::TimedOut);
+                    state.exited = true;
+                    signal.progressed();
+                    drop(state);
+                    drop(self.thread.lock().take()); // detached
+                    return Err(self.front().closed_error());
+                }
+            };
+        }
+        drop(state);
+        let result = self.front().failure().map_or(Ok(()), Err);
+        if let Some(thread) = self.thread.lock().take() {
+            // The thread catches sink panics; it cannot panic itself, and if
+            // it did, `ExitGuard` has recorded it in `result` already.
+            let _ = thread.join();
+        }
+        result
     }
 }
 
@@ -407,10 +539,21 @@ where
     }
 }
 
-impl<T, S: Sink<T>> Drop for AsyncBuffer<T, S> {
+/// A new handle to the same buffer, as crossbeam's `Sender`: cheap (a
+/// reference count), for each thread that writes.
+impl<T, S: Sink<T>> Clone for AsyncBuffer<T, S> {
+    fn clone(&self) -> Self {
+        Self {
+            owner: Arc::clone(&self.owner),
+        }
+    }
+}
+
+/// Dropping the last handle closes the buffer (see the type's docs).
+impl<T, S: Sink<T>> Drop for Owner<T, S> {
     fn drop(&mut self) {
         // Errors cannot be returned from `drop`; see the type's docs.
-        let _ = self.close();
+        let _ = self.close_until(None);
     }
 }
 
@@ -418,16 +561,8 @@ impl<T, S: Sink<T>> fmt::Debug for AsyncBuffer<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncBuffer")
             .field("capacity", &self.capacity())
-            .field("linger", &self.shared.linger)
+            .field("linger", &self.shared().linger)
             .finish_non_exhaustive()
-    }
-}
-
-/// `item` refused for `error`: closed, or the sticky failure.
-fn refused<T, E>(item: T, error: Error<E>) -> TryWriteError<T, E> {
-    match error {
-        Error::Closed => TryWriteError::Closed(item),
-        failure => TryWriteError::Failed(item, failure),
     }
 }
 

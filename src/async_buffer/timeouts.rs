@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use super::{AsyncBuffer, refused};
+use super::AsyncBuffer;
 use crate::engine::Rejected;
+use crate::front::Refused;
 use crate::sink::Sink;
 use crate::sync::Deadline;
 use crate::{Error, TryWriteError};
@@ -37,9 +38,11 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
                         self.front().counters.try_write_refused();
                         return Err(TryWriteError::Full(item));
                     }
-                    Err(e) => return Err(refused(item, e)),
+                    Err(e) => return Err(Refused::Closed(e).with(item)),
                 },
-                Err(Rejected::Closed) => return Err(refused(item, self.front().closed_error())),
+                Err(Rejected::Closed) => {
+                    return Err(Refused::Closed(self.front().closed_error()).with(item));
+                }
             }
         }
     }
@@ -86,6 +89,6 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
     /// # Errors
     /// [`Error::TimedOut`], and as [`close`](Self::close).
     pub fn close_timeout(&self, timeout: Duration) -> Result<(), Error<S::Error>> {
-        self.close_until(Some(&Deadline::after(timeout)))
+        self.owner.close_until(Some(&Deadline::after(timeout)))
     }
 }

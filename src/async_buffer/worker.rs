@@ -13,6 +13,9 @@ pub(super) struct Shared<T, S: Sink<T>> {
     pub(super) front: Front<T, S>,
     pub(super) signal: Signal,
     pub(super) linger: Option<Duration>,
+    /// Whether `io::Write` drops a write that would wait (see
+    /// [`Builder::lossy`](super::Builder::lossy)).
+    pub(super) lossy: bool,
     /// The batch length that ends a wait for the batch to fill (see
     /// [`mark`]).
     pub(super) mark: usize,
@@ -33,11 +36,7 @@ pub(super) fn run<T, S: Sink<T>>(shared: &Shared<T, S>) {
         let front = &shared.front;
         let result = front.with_role(|role| {
             if closing {
-                // Seals the buffer for good: later writes get `Closed`, and
-                // writes racing this one land in this last batch.
-                front.flush_pending(role)?;
-                role.close(|batch, outlet| front.deliver_buffered(outlet, batch))
-                    .unwrap_or(Ok(()))
+                front.close_with(role)
             } else {
                 // Writers waiting for room can go on as soon as the other
                 // half is open, not only once the sink has returned.
