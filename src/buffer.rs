@@ -341,8 +341,6 @@ impl<W: std::io::Write> Buffer<u8, WriteSink<W>> {
     /// `writer` with one `write_all` (see [`WriteSink`]).
     ///
     /// ```
-    /// use std::io::Write;
-    ///
     /// let log = mwsr::Buffer::with_writer(8192, Vec::new());
     /// writeln!(&log, "one line, never torn")?;
     /// let (sink, flushed) = log.into_inner();

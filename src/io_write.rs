@@ -40,14 +40,28 @@ macro_rules! impl_io_write {
             /// contiguous write, so `write!` and `writeln!` never interleave
             /// with other writers (the default would write each piece).
             fn write_fmt(&mut self, args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
-                if let Some(text) = args.as_str() {
-                    return std::io::Write::write_all(self, text.as_bytes());
-                }
-                let mut message = $crate::scratch::take();
-                let formatted = std::io::Write::write_fmt(&mut message, args);
-                let written = formatted.and_then(|()| std::io::Write::write_all(self, &message));
-                $crate::scratch::give_back(message);
-                written
+                $crate::io_write::formatted(args, |message| {
+                    std::io::Write::write_all(self, message)
+                })
+            }
+        }
+
+        impl<S> $ty<u8, S>
+        where
+            S: $crate::Sink<u8>,
+            S::Error: std::error::Error + Send + Sync + 'static,
+        {
+            /// Formats the whole message, then writes it as one contiguous
+            /// write (as `io::Write::write_fmt` on the buffer does). An
+            /// inherent method, so that `write!(log, ..)` and
+            /// `writeln!(log, ..)` work on any handle, shared or owned,
+            /// without `mut`.
+            ///
+            /// # Errors
+            /// As `io::Write::write_all` on the buffer.
+            pub fn write_fmt(&self, args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+                let mut this = self;
+                std::io::Write::write_fmt(&mut this, args)
             }
         }
 
@@ -81,3 +95,18 @@ macro_rules! impl_io_write {
 }
 
 pub(crate) use impl_io_write;
+
+/// Formats `args` whole (in the thread's scratch vector, unless it is a
+/// plain string), then hands the message to `write` once.
+pub(crate) fn formatted(
+    args: std::fmt::Arguments<'_>,
+    write: impl FnOnce(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    if let Some(text) = args.as_str() {
+        return write(text.as_bytes());
+    }
+    let mut message = crate::scratch::take();
+    let written = std::io::Write::write_fmt(&mut message, args).and_then(|()| write(&message));
+    crate::scratch::give_back(message);
+    written
+}

@@ -135,7 +135,7 @@ mod sync;
 pub mod tracing;
 mod write_sink;
 
-pub use async_buffer::{AsyncBuffer, Builder};
+pub use async_buffer::{AsyncBuffer, Builder, CloseGuard};
 pub use buffer::Buffer;
 pub use error::{Error, TryWriteError};
 pub use sink::Sink;

@@ -85,8 +85,6 @@ impl Builder {
     /// the data back.
     ///
     /// ```
-    /// use std::io::Write;
-    ///
     /// let log = mwsr::AsyncBuffer::builder()
     ///     .capacity(64 * 1024)
     ///     .lossy(true)

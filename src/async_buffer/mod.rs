@@ -1,6 +1,7 @@
 //! [`AsyncBuffer`]: many writers, one background thread that flushes.
 
 mod builder;
+mod guard;
 mod signal;
 mod timeouts;
 mod worker;
@@ -9,6 +10,7 @@ use std::convert::Infallible;
 use std::fmt;
 
 pub use self::builder::Builder;
+pub use self::guard::CloseGuard;
 use self::worker::Shared;
 use crate::engine::{Landing, Rejected, Reservation};
 use crate::front::{Front, Refused};
@@ -521,12 +523,11 @@ where
     /// [`WriteSink`]): a coalescing socket or file writer in one line.
     ///
     /// ```no_run
-    /// use std::io::Write;
     /// use std::net::TcpStream;
     ///
     /// let out = mwsr::AsyncBuffer::with_writer(64 * 1024, TcpStream::connect("127.0.0.1:9000")?);
     /// // From any number of threads; each message is one contiguous write.
-    /// write!(&out, "PING {}\r\n", 1)?;
+    /// write!(out, "PING {}\r\n", 1)?;
     /// out.close()?; // sends what is left
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

@@ -42,6 +42,34 @@ use crate::{AsyncBuffer, Sink};
 /// A write or sync that fails fails the log for good: every later call
 /// returns the error. (Retrying a failed `fsync` is not safe: the kernel
 /// may have dropped the dirty pages.)
+///
+/// # Handles
+/// A `Wal` is a cheap handle, as crossbeam's `Sender`: clone it for each
+/// thread; every clone appends to the same log. Dropping the last handle
+/// closes the log (syncing what is left), as [`close`](Self::close) does,
+/// but cannot report an error. It is also an `io::Write` in which each
+/// `write` (or `write!`, formatted whole first) is one record and `flush`
+/// is [`sync`](Self::sync).
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let wal = mwsr::record::Wal::create(dir.path().join("000001.log"))?;
+/// let workers: Vec<_> = (0..4)
+///     .map(|id| {
+///         let wal = wal.clone();
+///         std::thread::spawn(move || -> std::io::Result<()> {
+///             write!(wal, "put k{id}")?; // one record
+///             wal.sync() // durable
+///         })
+///     })
+///     .collect();
+/// for worker in workers {
+///     worker.join().unwrap()?;
+/// }
+/// assert_eq!(wal.stats().records, 4);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
 pub struct Wal {
     buffer: AsyncBuffer<u8, Framer>,
     counters: Arc<Counters>,
@@ -193,18 +221,46 @@ impl Wal {
     /// `InvalidInput` for a record of 4 GiB or more; the log's failure
     /// (sticky); `BrokenPipe` after [`close`](Self::close).
     pub fn append(&self, record: &[u8]) -> io::Result<()> {
-        let len = u32::try_from(record.len()).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "mwsr::record::Wal: a record must be shorter than 4 GiB",
-            )
-        })?;
+        let len = u32::try_from(record.len()).map_err(|_| too_long())?;
         // The length prefix lets the flusher cut the batch back into
         // records; the two parts are never torn apart by another writer.
         self.buffer
             .write_v(&[&len.to_le_bytes()[..], record])
             .map_err(io_error)?;
         Ok(())
+    }
+
+    /// Formats the whole message and appends it as one record (as
+    /// `io::Write::write_fmt` does). An inherent method, so that
+    /// `write!(wal, ..)` works on any handle without `mut`.
+    ///
+    /// # Errors
+    /// As [`append`](Self::append).
+    pub fn write_fmt(&self, args: std::fmt::Arguments<'_>) -> io::Result<()> {
+        crate::io_write::formatted(args, |record| self.append(record))
+    }
+
+    /// Appends the concatenation of `parts` as one record.
+    fn append_parts(&self, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        const MAX_PARTS: usize = 8;
+        if parts.len() > MAX_PARTS {
+            let mut record = crate::scratch::take();
+            parts.iter().for_each(|part| record.extend_from_slice(part));
+            let appended = self.append(&record).map(|()| record.len());
+            crate::scratch::give_back(record);
+            return appended;
+        }
+        let total = parts.iter().map(|part| part.len()).sum::<usize>();
+        let len = u32::try_from(total).map_err(|_| too_long())?.to_le_bytes();
+        let mut pieces: [&[u8]; MAX_PARTS + 1] = [&[]; MAX_PARTS + 1];
+        pieces[0] = &len;
+        for (piece, part) in pieces[1..].iter_mut().zip(parts) {
+            *piece = part;
+        }
+        self.buffer
+            .write_v(&pieces[..=parts.len()])
+            .map_err(io_error)?;
+        Ok(total)
     }
 
     /// Appends `record` and returns once it is durable: written and synced
@@ -254,6 +310,62 @@ impl std::fmt::Debug for Wal {
             .field("recovery", &self.recovery)
             .finish_non_exhaustive()
     }
+}
+
+/// Each `write` appends one record (the whole slice); `write_vectored` one
+/// record of all the slices; `write!` formats the whole message and appends
+/// it as one record; `flush` is [`Wal::sync`]: it returns once every record
+/// written before it is durable.
+impl Write for &Wal {
+    fn write(&mut self, record: &[u8]) -> io::Result<usize> {
+        self.append(record).map(|()| record.len())
+    }
+
+    fn write_vectored(&mut self, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.append_parts(parts)
+    }
+
+    fn write_all(&mut self, record: &[u8]) -> io::Result<()> {
+        self.append(record)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.sync()
+    }
+
+    fn write_fmt(&mut self, args: std::fmt::Arguments<'_>) -> io::Result<()> {
+        Wal::write_fmt(self, args)
+    }
+}
+
+/// As for `&Wal`.
+impl Write for Wal {
+    fn write(&mut self, record: &[u8]) -> io::Result<usize> {
+        (&*self).write(record)
+    }
+
+    fn write_vectored(&mut self, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        (&*self).write_vectored(parts)
+    }
+
+    fn write_all(&mut self, record: &[u8]) -> io::Result<()> {
+        (&*self).write_all(record)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&*self).flush()
+    }
+
+    fn write_fmt(&mut self, args: std::fmt::Arguments<'_>) -> io::Result<()> {
+        Wal::write_fmt(self, args)
+    }
+}
+
+fn too_long() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "mwsr::record::Wal: a record must be shorter than 4 GiB",
+    )
 }
 
 /// Whether `file` begins as a log whose first record a crash tore would:
