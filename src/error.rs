@@ -19,6 +19,29 @@ use std::sync::Arc;
 /// were not yet handed to the sink when the failure happened are dropped too
 /// (when the buffer is dropped). A writer that must know whether its own items
 /// reached the sink calls `flush()` after writing and checks its result.
+///
+/// # The sink's error type
+/// `E` is the sink's own error type. Every thread that calls the buffer may
+/// receive it, so it must be `Send + Sync` for an
+/// [`AsyncBuffer`](crate::AsyncBuffer) (and `'static`), for a
+/// [`Buffer`](crate::Buffer) shared between threads, and for the byte
+/// buffers' `io::Write`: for a boxed error use `Box<dyn std::error::Error + Send + Sync>` (a
+/// plain `Box<dyn Error>` is neither, and the buffer is refused), as
+/// `std::io::Error::other` and most error crates accept.
+///
+/// ```
+/// type BoxError = Box<dyn std::error::Error + Send + Sync>;
+///
+/// let q = mwsr::AsyncBuffer::from_fn(64, |batch: &[u32]| -> Result<(), BoxError> {
+///     if batch.contains(&0) {
+///         return Err("zero is not allowed".into());
+///     }
+///     Ok(())
+/// });
+/// q.write(0).unwrap();
+/// let err = q.close().unwrap_err();
+/// assert_eq!(err.to_string(), "the sink failed: zero is not allowed");
+/// ```
 #[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error<E> {

@@ -159,3 +159,43 @@ fn try_write_swaps_a_full_half_for_the_flusher_thread() {
         assert_interleaving(&stream(&seen), &[&mine, theirs]);
     });
 }
+
+/// Dropping the last handle closes the buffer, on whichever thread it
+/// happens: everything written through any clone is delivered, and the
+/// flusher thread is joined (loom reports a thread left running).
+#[test]
+fn the_last_handle_to_drop_closes() {
+    loom::model(|| {
+        let (seen, sink) = recording();
+        let buf = AsyncBuffer::new(2, sink);
+        let writer = {
+            let buf = buf.clone();
+            thread::spawn(move || buf.write(1).unwrap()) // drops its handle
+        };
+        buf.write(2).unwrap();
+        drop(buf);
+        writer.join().unwrap();
+        assert_interleaving(&stream(&seen), &[&[&[1]], &[&[2]]]);
+    });
+}
+
+/// `try_write_slice` against the flusher thread: an accepted slice is
+/// delivered whole and in order, a refused one is handed back untouched
+/// and never appears.
+#[test]
+fn try_write_slice_is_all_or_nothing() {
+    loom::model(|| {
+        let (seen, sink) = recording();
+        let buf = AsyncBuffer::new(3, sink);
+        let mut accepted: Vec<&[u32]> = Vec::new();
+        for run in [&[1, 2][..], &[3, 4], &[5, 6]] {
+            match buf.try_write_slice(run) {
+                Ok(2) => accepted.push(run),
+                Err(TryWriteError::Full(back)) => assert_eq!(back, run),
+                other => panic!("{other:?}"),
+            }
+        }
+        buf.close().unwrap();
+        assert_eq!(stream(&seen), accepted.concat());
+    });
+}

@@ -286,3 +286,73 @@ fn a_write_whose_clone_panics_leaves_no_trace_against_a_concurrent_flush() {
         assert_eq!(*seen.lock().unwrap(), [3]);
     });
 }
+
+/// Handles are clones of one buffer: whichever thread drops the last one
+/// flushes, and nothing either wrote is lost.
+#[test]
+fn the_last_handle_to_drop_flushes() {
+    loom::model(|| {
+        let (seen, sink) = recording();
+        let buf = Buffer::new(4, sink);
+        let writer = {
+            let buf = buf.clone();
+            thread::spawn(move || buf.write(&[1, 2]).unwrap()) // drops its handle
+        };
+        buf.write(&[3]).unwrap();
+        drop(buf);
+        writer.join().unwrap();
+        assert_interleaving(&stream(&seen), &[&[&[1, 2]], &[&[3]]]);
+    });
+}
+
+/// A write racing `close` on another handle lands in the last batch or gets
+/// `Closed`: never accepted and lost.
+#[test]
+fn close_loses_no_accepted_write() {
+    loom::model(|| {
+        let (seen, sink) = recording();
+        let buf = Buffer::new(2, sink);
+        let writer = {
+            let buf = buf.clone();
+            thread::spawn(move || match buf.write(&[1]) {
+                Ok(_) => vec![1],
+                Err(Error::Closed) => vec![],
+                Err(e) => panic!("{e}"),
+            })
+        };
+        buf.close().unwrap();
+        let accepted = writer.join().unwrap();
+        assert_eq!(stream(&seen), accepted);
+        assert!(matches!(buf.write(&[2]), Err(Error::Closed)));
+    });
+}
+
+/// `try_write` is all or nothing against a writer that flushes: an accepted
+/// run is delivered whole, a refused one not at all, and nothing waits.
+#[test]
+fn try_write_is_all_or_nothing_against_a_flushing_writer() {
+    loom::model(|| {
+        let (seen, sink) = recording();
+        let buf = Buffer::new(3, sink);
+        let writer = {
+            let buf = buf.clone();
+            thread::spawn(move || {
+                buf.write(&[1, 2]).unwrap();
+                buf.write(&[3, 4]).unwrap(); // 2 + 2 > 3: flushes
+            })
+        };
+        let tried: &[u32] = &[5, 6];
+        let accepted = match buf.try_write(tried) {
+            Ok(2) => true,
+            Err(e) if e.is_full() => {
+                assert_eq!(e.into_inner(), tried);
+                false
+            }
+            other => panic!("{other:?}"),
+        };
+        writer.join().unwrap();
+        buf.close().unwrap();
+        let mine: &[&[u32]] = if accepted { &[&[5, 6]] } else { &[] };
+        assert_interleaving(&stream(&seen), &[&[&[1, 2], &[3, 4]], mine]);
+    });
+}
