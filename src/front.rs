@@ -233,6 +233,8 @@ impl<T, S: Sink<T>> Front<T, S> {
                 let reservation = self.try_reserve(n, on_full)?;
                 Ok((n, Some(fill(reservation, parts, &slice))))
             }
+            // Never fits; but a closed buffer says so rather than "full".
+            _ if self.engine.is_closed() => Err(Refused::Closed(self.closed_error())),
             _ => Err(Refused::Full),
         }
     }
