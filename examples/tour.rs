@@ -1,13 +1,13 @@
 //! A short walk through `mwsr`: many threads write into one `Buffer`, each
 //! batch reaches the sink whole, `write_v` keeps multi-part messages together,
 //! a failing sink is reported rather than hidden, and an `AsyncBuffer`'s
-//! background thread batches single items, with its stats, and writes lines
-//! from many threads into a file.
+//! background thread batches single items, with its stats, writes lines
+//! from many threads (each holding a clone of the handle) into a file, and
+//! in lossy mode drops whole lines rather than make a thread wait.
 //!
 //! Run with `cargo run --release --example tour`.
 
 use std::convert::Infallible;
-use std::io::Write;
 use std::sync::Mutex;
 use std::thread;
 use std::time::Instant;
@@ -18,6 +18,7 @@ fn main() {
     failures_are_reported();
     async_items_and_stats();
     lines_into_a_file().expect("a temporary file");
+    never_waiting();
 }
 
 /// Four threads write 64-byte messages; the sink counts batches and bytes.
@@ -156,24 +157,28 @@ fn async_items_and_stats() {
     );
 }
 
-/// `with_writer`: an `AsyncBuffer` in front of a file; `writeln!` formats a
-/// whole line and writes it at once, so lines from four threads never tear.
+/// `with_writer`: an `AsyncBuffer` in front of a file; each thread owns a
+/// clone of the handle; `writeln!` formats a whole line and writes it at
+/// once, so lines from four threads never tear.
 fn lines_into_a_file() -> std::io::Result<()> {
     const THREADS: usize = 4;
     const LINES: usize = 10_000;
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("tour.log");
     let log = mwsr::AsyncBuffer::with_writer(16 * 1024, std::fs::File::create(&path)?);
-    thread::scope(|s| {
-        for id in 0..THREADS {
-            let log = &log;
-            s.spawn(move || {
+    let writers: Vec<_> = (0..THREADS)
+        .map(|id| {
+            let log = log.clone(); // a cheap handle, as crossbeam's `Sender`
+            thread::spawn(move || {
                 for n in 0..LINES {
-                    writeln!(&*log, "thread {id} says hello for the {n}th time").unwrap();
+                    writeln!(log, "thread {id} says hello for the {n}th time").unwrap();
                 }
-            });
-        }
-    });
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
     log.close()?;
     let text = std::fs::read_to_string(&path)?;
     let whole = text.lines().all(|l| {
@@ -189,4 +194,47 @@ fn lines_into_a_file() -> std::io::Result<()> {
         log.stats().batches_flushed
     );
     Ok(())
+}
+
+/// Lossy mode: the sink is slow, and logging threads must never wait for
+/// it; a line that finds no room is dropped whole and counted.
+fn never_waiting() {
+    const THREADS: usize = 4;
+    const LINES: usize = 20_000;
+    let out = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let sink_out = out.clone();
+    let log = mwsr::AsyncBuffer::builder()
+        .capacity(4096)
+        .lossy(true)
+        .build_fn(move |batch| {
+            thread::sleep(std::time::Duration::from_micros(200)); // a slow disk
+            sink_out.lock().unwrap().extend_from_slice(batch);
+            Ok::<_, std::io::Error>(())
+        })
+        .expect("a flusher thread");
+    thread::scope(|s| {
+        for id in 0..THREADS {
+            let log = &log;
+            s.spawn(move || {
+                for n in 0..LINES {
+                    writeln!(log, "thread {id} line {n}").unwrap(); // never waits
+                }
+            });
+        }
+    });
+    log.close().unwrap();
+    let stats = log.stats();
+    let out = out.lock().unwrap();
+    let text = std::str::from_utf8(&out).expect("whole lines only");
+    let delivered = text.lines().count() as u64;
+    assert!(
+        text.lines()
+            .all(|l| l.starts_with("thread ") && l.contains(" line "))
+    );
+    assert_eq!(delivered + stats.writes_dropped, (THREADS * LINES) as u64);
+    println!(
+        "6. lossy mode: {} lines written without waiting, {delivered} delivered whole, {} dropped whole (counted in stats)",
+        THREADS * LINES,
+        stats.writes_dropped
+    );
 }

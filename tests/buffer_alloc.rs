@@ -40,8 +40,6 @@ fn allocations() -> u64 {
 
 #[test]
 fn writes_and_flushes_do_not_allocate() {
-    use std::io::Write;
-
     let mut checksum = 0u64;
     let buf = mwsr::Buffer::new(256, |batch: &[u8]| {
         checksum = batch
@@ -60,7 +58,7 @@ fn writes_and_flushes_do_not_allocate() {
         buf.write_v(&[&big[..100], &big[..300], &big]).unwrap(); // staged and direct
         for n in 0..20 {
             // Formats into the thread's scratch vector, reused.
-            writeln!(&*buf, "line {n} of {}", black_box("a round")).unwrap();
+            writeln!(buf, "line {n} of {}", black_box("a round")).unwrap();
         }
         buf.flush().unwrap();
     };

@@ -108,7 +108,8 @@ fn io_write_works_on_an_owned_clone() {
     });
     let mut mine = log.clone();
     mine.write_all(b"owned ").unwrap(); // `io::Write` on the handle itself
-    write!(mine, "and {}", "formatted").unwrap();
+    let word = "formatted";
+    write!(mine, "and {word}").unwrap();
     mine.flush().unwrap();
     assert_eq!(&*out.lock().unwrap(), b"owned and formatted");
     drop(mine);

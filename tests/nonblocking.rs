@@ -11,12 +11,14 @@ use std::thread;
 use common::{Gate, LineChecker, line_body};
 use mwsr::{AsyncBuffer, Buffer, TryWriteError, WriteSink};
 
+type Seen = Arc<Mutex<Vec<u8>>>;
+
 /// A sink that waits at `gate` on every call and records the bytes.
 fn gated(
     gate: &Arc<Gate>,
 ) -> (
-    Arc<Mutex<Vec<u8>>>,
-    impl FnMut(&[u8]) -> Result<(), std::io::Error> + Send + 'static,
+    Seen,
+    impl FnMut(&[u8]) -> std::io::Result<()> + Send + 'static,
 ) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let (gate, sink_seen) = (gate.clone(), seen.clone());
