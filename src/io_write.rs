@@ -5,14 +5,15 @@
 /// `Result<_, mwsr::Error<S::Error>>`.
 ///
 /// `write` and `write_all` copy the whole slice or fail (never a short
-/// write); `write_vectored` is the atomic `write_v`; `write_fmt` formats the
-/// whole message, then writes it once; `flush` returns once the sink has the
-/// data.
+/// write), or in an `AsyncBuffer`'s lossy mode drop it whole; `write_vectored`
+/// is the atomic `write_v`; `write_fmt` formats the whole message, then
+/// writes it once; `flush` returns once the sink has the data.
 macro_rules! impl_io_write {
     ($ty:ident) => {
         #[doc = concat!("Bytes written through `&", stringify!($ty), "`, so shared references can")]
-        /// write. `write` and `write_all` copy the whole slice or fail;
-        /// `write_vectored` is the atomic `write_v`; `write!` formats the
+        /// write. `write` and `write_all` copy the whole slice or fail (or,
+        /// in [lossy mode](crate::Builder::lossy), drop it whole and count
+        /// it); `write_vectored` is the atomic `write_v`; `write!` formats the
         /// whole message, then writes it once; `flush` returns once the sink
         /// has the data.
         impl<S> std::io::Write for &$ty<u8, S>
