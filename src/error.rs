@@ -134,10 +134,18 @@ where
     }
 }
 
-/// Why [`AsyncBuffer::try_write`](crate::AsyncBuffer::try_write) refused an
-/// item. Every variant hands the item back.
+/// Why a non-blocking write refused its data: an item
+/// ([`AsyncBuffer::try_write`](crate::AsyncBuffer::try_write),
+/// [`write_timeout`](crate::AsyncBuffer::write_timeout)), or a slice or its
+/// parts, untouched ([`AsyncBuffer::try_write_slice`](crate::AsyncBuffer::try_write_slice),
+/// [`try_write_v`](crate::AsyncBuffer::try_write_v),
+/// [`Buffer::try_write`](crate::Buffer::try_write),
+/// [`Buffer::try_write_v`](crate::Buffer::try_write_v)). Every variant hands
+/// the data back.
 pub enum TryWriteError<T, E> {
-    /// Both halves of the buffer are full: writing would have to wait.
+    /// Both halves of the buffer are full: writing would have to wait (for
+    /// a `Buffer`, to flush). Also for a run of `capacity` items or more,
+    /// which can never be buffered and only goes to the sink directly.
     Full(T),
     /// The buffer was closed.
     Closed(T),
@@ -146,7 +154,7 @@ pub enum TryWriteError<T, E> {
 }
 
 impl<T, E> TryWriteError<T, E> {
-    /// The item that was not written.
+    /// The item (or slice, or parts) that was not written.
     pub fn into_inner(self) -> T {
         match self {
             TryWriteError::Full(item)
@@ -156,7 +164,7 @@ impl<T, E> TryWriteError<T, E> {
     }
 
     /// Whether the buffer was full (the only case in which trying again
-    /// later can succeed).
+    /// later can succeed, unless the run is `capacity` items or more).
     pub fn is_full(&self) -> bool {
         matches!(self, TryWriteError::Full(_))
     }
