@@ -7,7 +7,7 @@
 //!
 //! `cargo bench --bench latency [-- --rounds 5 --per-round 200]`
 
-#[path = "../examples/support/mod.rs"]
+#[path = "../../examples/support/mod.rs"]
 mod support;
 
 use std::io::{self, Write};

@@ -1,5 +1,6 @@
 //! The benchmark workloads and their contenders, shared by the criterion
-//! benches (`benches/throughput.rs`) and the `compare` example, so that both
+//! bench (`benches/throughput.rs`) and the `compare` example
+//! (`examples/compare.rs`) of the `mwsr-benches` package, so that both
 //! measure exactly the same code.
 //!
 //! A [`Rig`] spawns the writer threads once and releases them with a barrier
@@ -15,7 +16,7 @@ pub mod log_file;
 pub mod socket;
 pub mod write_v;
 
-#[path = "../../examples/support/mod.rs"]
+#[path = "../../../examples/support/mod.rs"]
 pub mod support;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -6,12 +6,12 @@
 //! ratios), with the min-max spread. Every round's output is verified.
 //!
 //! ```text
-//! cargo run --release --example compare [-- --reps 7 --round-ms 100 --only N]
+//! cargo bench --bench compare [-- --reps 7 --round-ms 100 --only N]
+//! cargo compare [--reps 7 --round-ms 100 --only N]      # the same, by its alias
 //! ```
 //!
 //! `--only N` runs workload `N` alone (for profiling one of them).
 
-#[path = "../benches/workloads/mod.rs"]
 mod workloads;
 
 use std::time::{Duration, Instant};

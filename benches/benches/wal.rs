@@ -15,7 +15,7 @@
 //! cargo bench --bench wal [-- --reps 5 --ms 500]
 //! ```
 
-#[path = "../examples/support/mod.rs"]
+#[path = "../../examples/support/mod.rs"]
 mod support;
 
 use std::fs::File;

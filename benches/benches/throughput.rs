@@ -1,9 +1,10 @@
 //! Throughput of `mwsr` against its peers, workloads 1 to 5 (see
-//! `benches/workloads/`), with 1, 2 and 4 writer threads. On a 2-core
-//! machine, 4 writers measure oversubscription, not scaling.
+//! `workloads/`), with 1, 2 and 4 writer threads. On a 2-core machine, 4
+//! writers measure oversubscription, not scaling.
 //!
-//! `cargo bench --bench throughput [-- FILTER]`. For ratios measured side by
-//! side (interleaved runs), see `cargo run --release --example compare`.
+//! `cargo bench --bench throughput [-- FILTER]`. For ratios
+//! measured side by side (interleaved runs), see `cargo compare`
+//! (`cargo bench --bench compare`).
 
 mod workloads;
 
