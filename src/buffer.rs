@@ -54,10 +54,13 @@ use crate::{Error, Stats, TryWriteError, WriteSink};
 /// holds its slots until the clone returns, and a flush from there would
 /// wait for itself.
 ///
-/// # Dropping
-/// Dropping the buffer flushes what is left, but a failure there cannot be
-/// reported. Call [`flush`](Self::flush) or [`into_inner`](Self::into_inner)
-/// first when you need to know that everything arrived.
+/// # Handles and dropping
+/// `Buffer` is a cheap handle: clone it for each thread (as crossbeam's
+/// `Sender`); every clone writes to the same buffer. Dropping the last
+/// handle flushes what is left and closes, but a failure there cannot be
+/// reported: call [`close`](Self::close) or [`flush`](Self::flush) first
+/// when you need to know that everything arrived. A buffer in a `static`
+/// is never dropped: flush or close it before `main` returns.
 pub struct Buffer<T, S: Sink<T>> {
     front: Arc<Inner<T, S>>,
 }

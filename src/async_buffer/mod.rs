@@ -60,8 +60,16 @@ use crate::{Error, Stats, TryWriteError, WriteSink};
 ///   sink; **`close()`** flushes the rest, stops and joins the thread, and is
 ///   idempotent; writes racing `close` either make the last batch or get
 ///   [`Error::Closed`].
-/// - **Dropping closes**: nothing is lost because a guard was forgotten, but
-///   an error at drop cannot be reported, so call `close()` to see it.
+/// - **Handles; dropping the last one closes.** `AsyncBuffer` is a cheap
+///   handle (clone it for each thread, as crossbeam's `Sender`); dropping
+///   the last one flushes and closes, losslessly, but cannot report an
+///   error, so call `close()` to see it. `close()` on any handle closes the
+///   buffer for all of them.
+/// - **A buffer that is never dropped is never closed**: one in a `static`
+///   or `OnceLock`, or held by a global `tracing` subscriber, would lose
+///   its last batch at exit. Keep a guard from
+///   [`close_on_drop`](Self::close_on_drop) until the end of `main` (or
+///   call `close()` there).
 /// - **Failures are sticky and contained**, as for `Buffer`: a sink error or
 ///   panic is returned by every later call, and the thread exits cleanly.
 ///
