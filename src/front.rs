@@ -88,17 +88,20 @@ impl<T, S: Sink<T>> Front<T, S> {
         self.engine.close_now();
     }
 
-    /// Takes the sink back. Call it only once, from the owner's
-    /// `into_inner`, after the last flush.
+    /// Takes the sink back, from a handle's `into_inner`, after the last
+    /// flush.
+    ///
+    /// # Panics
+    /// If another handle's `into_inner` took it already.
     pub(crate) fn take_sink(&self) -> S {
         let sink = self
             .engine
             .lock_flusher()
             .ok()
             .and_then(|mut role| role.state().take_sink());
-        // The front was created with a sink, and `into_inner` (which
-        // consumes its owner) is the only taker.
-        sink.expect("mwsr: the sink is present until into_inner")
+        // The front was created with a sink, and `into_inner` is the only
+        // taker: a second handle's call is the caller's bug, said plainly.
+        sink.expect("mwsr: into_inner: another handle of this buffer took the sink already")
     }
 
     /// Delivers what is buffered, then closes the engine for good: later

@@ -213,3 +213,16 @@ fn a_close_guard_reports_the_close() {
     assert!(matches!(guard.close(), Err(Error::Sink(_))));
     assert!(log.is_closed());
 }
+
+#[test]
+fn a_second_into_inner_panics_with_a_clear_message() {
+    let buf = Buffer::new(4, |_: &[u8]| Ok::<(), std::io::Error>(()));
+    let other = buf.clone();
+    let (_sink, result) = buf.into_inner();
+    result.unwrap();
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| other.into_inner()))
+        .err()
+        .expect("the sink was taken already");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("took the sink already"), "{message}");
+}

@@ -392,10 +392,12 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
     }
 
     /// Closes the buffer (as [`close`](Self::close)), then gives back the
-    /// sink and the close's result.
+    /// sink and the close's result. Other handles of the buffer see it
+    /// closed.
     ///
     /// # Panics
-    /// If called from inside the sink, where the sink is in use.
+    /// If called from inside the sink, where the sink is in use, or if
+    /// another handle's `into_inner` has taken the sink already.
     pub fn into_inner(self) -> (S, Result<(), Error<S::Error>>) {
         assert!(
             !self.front().engine.holds_role(),
