@@ -260,7 +260,7 @@
 //! this crate's `loom-tests/` does). A model (doctests do not run under
 //! loom):
 //!
-//! ```ignore
+//! ```text
 //! // tests/loom.rs
 //! #![cfg(loom)]
 //!

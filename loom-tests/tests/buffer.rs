@@ -356,3 +356,18 @@ fn try_write_is_all_or_nothing_against_a_flushing_writer() {
         assert_interleaving(&stream(&seen), &[&[&[1, 2], &[3, 4]], mine]);
     });
 }
+
+/// The model the README and the crate docs show users, kept here so that it
+/// is known to pass.
+#[test]
+fn two_writers_and_a_close() {
+    loom::model(|| {
+        let buf = mwsr::Buffer::from_fn(2, |_: &[u32]| Ok::<_, std::convert::Infallible>(()));
+        let other = buf.clone();
+        let writer = loom::thread::spawn(move || other.write(&[1, 2]).unwrap());
+        buf.write(&[3]).unwrap(); // races the other write, and the flush one of them runs
+        writer.join().unwrap();
+        buf.close().unwrap();
+        assert_eq!(buf.stats().items_flushed, 3);
+    });
+}
