@@ -134,6 +134,19 @@ where
     }
 }
 
+/// A failure of a buffer whose sink does I/O as the `io::Error` it was, OS
+/// error code included (`ENOSPC`, `EIO`, ...), rather than wrapped; other
+/// errors as [`From`] makes them.
+pub(crate) fn io_error(e: Error<io::Error>) -> io::Error {
+    match &e {
+        Error::Sink(inner) => match inner.raw_os_error() {
+            Some(code) => io::Error::from_raw_os_error(code),
+            None => io::Error::new(inner.kind(), e),
+        },
+        _ => e.into(),
+    }
+}
+
 /// Why a non-blocking write refused its data: an item
 /// ([`AsyncBuffer::try_write`](crate::AsyncBuffer::try_write),
 /// [`write_timeout`](crate::AsyncBuffer::write_timeout)), or a slice or its

@@ -297,6 +297,7 @@ mod front;
 mod io_write;
 pub mod pipe;
 pub mod record;
+pub mod segments;
 mod scratch;
 mod sink;
 mod stats;

@@ -93,3 +93,13 @@ where
         .try_init()?;
     Ok(guard)
 }
+
+/// A [`segments::Writer`](crate::segments::Writer) logs each event as one
+/// append: never torn, never split across two segments.
+impl<'a> MakeWriter<'a> for crate::segments::Writer {
+    type Writer = &'a crate::segments::Writer;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self
+    }
+}

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{BLOCK_SIZE, HEADER_SIZE, LogEnd, Reader, Writer, chunk};
+use crate::error::io_error;
 use crate::{AsyncBuffer, Sink};
 
 /// A durable log in the LevelDB format with group commit, as LevelDB and
@@ -400,17 +401,6 @@ fn sync_parent(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// The log's failure as the `io::Error` it was, OS error code included
-/// (`ENOSPC`, `EIO`, ...), rather than wrapped.
-fn io_error(e: crate::Error<io::Error>) -> io::Error {
-    match &e {
-        crate::Error::Sink(inner) => match inner.raw_os_error() {
-            Some(code) => io::Error::from_raw_os_error(code),
-            None => io::Error::new(inner.kind(), e),
-        },
-        _ => e.into(),
-    }
-}
 
 /// The flusher's sink: cuts a batch back into records, frames them, writes
 /// and syncs.
