@@ -6,15 +6,14 @@
 //! in its thread's order, and the whole log reads back strictly.
 #![cfg(unix)]
 
+mod common;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
+use common::crash;
 use mwsr::record::{Mode, Reader, Wal};
-use rand::Rng;
 
 /// Set in the child: the log's path and the round number.
 const CHILD: &str = "MWSR_WAL_CRASH_CHILD";
@@ -51,43 +50,14 @@ fn acknowledged_records_survive_sigkill() {
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("wal.log");
-    let mut rng = rand::rng();
     let mut acked: HashMap<(u32, u32), u64> = HashMap::new();
     let mut torn_rounds = 0;
     for round in 0..ROUNDS {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([TEST, "--exact", "--nocapture", "--test-threads=1"])
-            .env(CHILD, format!("{round}:{}", path.display()))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let (lines_tx, lines) = mpsc::channel();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        let reader = std::thread::spawn(move || {
-            // `lines` yields a line cut short by the kill too; only lines
-            // with their newline were printed whole.
-            for line in out.split(b'\n') {
-                let _ = lines_tx.send(line.unwrap());
-            }
-        });
-        // Wait until the child has opened the log, then kill it mid-work.
-        let ready = loop {
-            let line = lines
-                .recv_timeout(Duration::from_secs(60))
-                .expect("child ready");
-            if let Some(rest) = line.strip_prefix(b"ready ") {
-                break String::from_utf8(rest.to_vec()).unwrap();
-            }
-        };
-        if ready.contains("torn") {
+        let killed = crash::run_and_kill(TEST, CHILD, &format!("{round}:{}", path.display()));
+        if killed.ready.contains("torn") {
             torn_rounds += 1;
         }
-        std::thread::sleep(Duration::from_millis(rng.random_range(5..250)));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        reader.join().unwrap();
-        for line in lines.try_iter() {
+        for line in &killed.lines {
             if let Some(ack) = line.strip_prefix(b"ack ") {
                 let (r, t, seq) = parse(ack);
                 let top = acked.entry((r, t)).or_default();
@@ -135,13 +105,12 @@ fn acknowledged_records_survive_sigkill() {
 fn child(round: u32, path: &Path) -> ! {
     let wal = Wal::open(path).unwrap();
     let end = wal.recovery();
-    // On a line of its own: the test harness has begun one without a newline.
-    println!(
-        "\nready intact={} cut={}{}",
+    crash::ready(&format!(
+        "intact={} cut={}{}",
         end.intact_len,
         end.cut_bytes(),
         if end.torn { " torn" } else { "" }
-    );
+    ));
     std::thread::scope(|s| {
         for t in 0..THREADS {
             let wal = &wal;

@@ -401,7 +401,6 @@ fn sync_parent(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-
 /// The flusher's sink: cuts a batch back into records, frames them, writes
 /// and syncs.
 struct Framer {

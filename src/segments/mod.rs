@@ -61,11 +61,7 @@ use retention::Kept;
 /// The stream's segments in `storage` after `after` (all for `None`),
 /// sorted by base offset: the listing filtered to `naming` and sorted
 /// (listings come in any order).
-fn list(
-    storage: &dyn Storage,
-    naming: &Naming,
-    after: Option<u64>,
-) -> io::Result<Vec<Kept>> {
+fn list(storage: &dyn Storage, naming: &Naming, after: Option<u64>) -> io::Result<Vec<Kept>> {
     let after = after.map(|base| naming.name(base));
     let mut segments: Vec<Kept> = storage
         .list(naming.prefix(), after.as_deref())?

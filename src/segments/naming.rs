@@ -51,7 +51,9 @@ impl Naming {
     /// The base offset `name` stands for, or `None` if it is not one of this
     /// stream's segment names (another stream's, a lock file, a temporary).
     pub fn parse(&self, name: &str) -> Option<u64> {
-        let digits = name.strip_prefix(&*self.prefix)?.strip_suffix(&*self.suffix)?;
+        let digits = name
+            .strip_prefix(&*self.prefix)?
+            .strip_suffix(&*self.suffix)?;
         if digits.len() != DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }

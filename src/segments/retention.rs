@@ -3,13 +3,14 @@
 use std::time::{Duration, SystemTime};
 
 /// How much of a stream to keep; by default everything. Checked when the
-/// writer opens the stream and each time it starts a new segment, by one
-/// rule: the stream's own segments (those its [`Naming`](super::Naming)
-/// parses) are deleted oldest first while there are more than
-/// `max_segments` of them, or more than `max_bytes` bytes in them, or the
-/// oldest was last written longer than `max_age` ago. The open segment is
-/// never deleted, so a stream keeps at least one segment, and between two
-/// checks the open segment's growth may take it past `max_bytes`.
+/// writer opens the stream and after each batch it writes, by one rule:
+/// the stream's own segments (those its [`Naming`](super::Naming) parses),
+/// the open one included, are deleted oldest first while there are more
+/// than `max_segments` of them, or more than `max_bytes` bytes in them, or
+/// the oldest was last written longer than `max_age` ago. The open segment
+/// is never deleted, so a stream keeps at least one segment (which may
+/// alone exceed `max_bytes`). An age is checked when the writer writes:
+/// a stream nobody writes to keeps its old segments.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Retention {
@@ -30,28 +31,25 @@ pub(super) struct Kept {
 }
 
 impl Retention {
-    /// How many of `sealed` (oldest first) to delete, with `open` more bytes
-    /// in an open segment if there is one (`open_count` 1, else 0).
-    pub(super) fn excess(&self, sealed: &[Kept], open_count: usize, open_len: u64, now: SystemTime) -> usize {
-        let mut count = sealed.len() + open_count;
-        let mut bytes = sealed.iter().map(|s| s.len).sum::<u64>() + open_len;
-        let mut excess = 0;
-        for segment in sealed {
-            let too_many = self.max_segments.is_some_and(|max| count > max);
-            let too_big = self.max_bytes.is_some_and(|max| bytes > max);
-            let too_old = self.max_age.is_some_and(|max| {
-                segment
-                    .modified
-                    .and_then(|m| now.duration_since(m).ok())
-                    .is_some_and(|age| age > max)
-            });
-            if !(too_many || too_big || too_old) {
-                break;
-            }
-            excess += 1;
-            count -= 1;
-            bytes -= segment.len;
-        }
-        excess
+    /// Whether a stream of `count` segments holding `bytes`, whose oldest
+    /// sealed segment is `oldest`, keeps too much: then `oldest` goes.
+    /// `now` is read only when there is an age limit.
+    pub(super) fn exceeded(
+        &self,
+        count: usize,
+        bytes: u64,
+        oldest: &Kept,
+        now: Option<SystemTime>,
+    ) -> bool {
+        let too_old = || {
+            let (Some(max), Some(now), Some(modified)) = (self.max_age, now, oldest.modified)
+            else {
+                return false;
+            };
+            now.duration_since(modified).is_ok_and(|age| age > max)
+        };
+        self.max_segments.is_some_and(|max| count > max)
+            || self.max_bytes.is_some_and(|max| bytes > max)
+            || too_old()
     }
 }

@@ -42,8 +42,9 @@ pub(super) struct Stream {
     open: Option<Open>,
     /// The stream offset of the next byte.
     end: u64,
-    /// The stream's sealed segments, oldest first.
+    /// The stream's sealed segments, oldest first, and their bytes.
     sealed: VecDeque<Kept>,
+    sealed_bytes: u64,
     /// Segments created or deleted since the last `sync_names`.
     names_dirty: bool,
     /// The first failure: every later call returns it (a failed `fsync`
@@ -76,7 +77,10 @@ impl Failure {
             Some(code) => io::Error::from_raw_os_error(code),
             None => io::Error::new(
                 self.kind,
-                format!("mwsr::segments: the writer failed earlier: {}", self.message),
+                format!(
+                    "mwsr::segments: the writer failed earlier: {}",
+                    self.message
+                ),
             ),
         }
     }
@@ -117,6 +121,7 @@ impl Stream {
             }
         }
         let end = segments.last().map_or(0, |s| s.base + s.len);
+        let sealed_bytes = segments.iter().map(|s| s.len).sum();
         let mut stream = Self {
             storage,
             naming,
@@ -124,6 +129,7 @@ impl Stream {
             open: None,
             end,
             sealed: segments.into(),
+            sealed_bytes,
             names_dirty,
             failed: None,
             counters: Arc::new(Counters::new(end)),
@@ -159,7 +165,7 @@ impl Stream {
         self.end += n;
         Counters::add(&self.counters.bytes_written, n);
         Counters::set(&self.counters.end, self.end);
-        Ok(())
+        self.retain()
     }
 
     fn is_due(&self, open: &Open) -> bool {
@@ -182,7 +188,7 @@ impl Stream {
         });
         Counters::add(&self.counters.segments_created, 1);
         Counters::set(&self.counters.current_segment, self.end);
-        self.retain()
+        Ok(())
     }
 
     /// Seals the open segment, if any.
@@ -197,21 +203,23 @@ impl Stream {
             len: open.len,
             modified: Some(SystemTime::now()),
         });
+        self.sealed_bytes += open.len;
         Ok(())
     }
 
-    /// Deletes what retention says is too much, oldest first.
+    /// Deletes what retention says is too much, oldest first: on open and
+    /// after each batch. Cheap when there is nothing to delete.
     fn retain(&mut self) -> io::Result<()> {
-        let (open_count, open_len) = self.open.as_ref().map_or((0, 0), |o| (1, o.len));
-        let excess = self.limits.retention.excess(
-            self.sealed.make_contiguous(),
-            open_count,
-            open_len,
-            SystemTime::now(),
-        );
-        for _ in 0..excess {
-            let oldest = self.sealed.front().expect("excess counts sealed segments");
+        let open = self.open.as_ref().map_or((0, 0), |o| (1, o.len));
+        let now = self.limits.retention.max_age.map(|_| SystemTime::now());
+        while let Some(oldest) = self.sealed.front() {
+            let count = self.sealed.len() + open.0;
+            let bytes = self.sealed_bytes + open.1;
+            if !self.limits.retention.exceeded(count, bytes, oldest, now) {
+                break;
+            }
             self.storage.delete(&self.naming.name(oldest.base))?;
+            self.sealed_bytes -= oldest.len;
             self.sealed.pop_front();
             self.names_dirty = true;
             Counters::add(&self.counters.segments_deleted, 1);

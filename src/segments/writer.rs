@@ -300,7 +300,8 @@ impl io::Write for &Writer {
 
     fn write_vectored(&mut self, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
         let slices: Vec<&[u8]> = parts.iter().map(|p| &**p).collect();
-        self.append_v(&slices).map(|()| slices.iter().map(|s| s.len()).sum())
+        self.append_v(&slices)
+            .map(|()| slices.iter().map(|s| s.len()).sum())
     }
 
     fn write_all(&mut self, data: &[u8]) -> io::Result<()> {

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)] // each test binary uses a subset
 
+pub mod crash;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -251,4 +253,29 @@ impl LineChecker {
             self.next_seq
         );
     }
+}
+
+/// The bytes of the segments stream in `dir` (default naming), read from
+/// the files themselves, in name order; and the segments' lengths.
+pub fn segment_files(dir: &std::path::Path) -> (Vec<u8>, Vec<u64>) {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.len() == 24 && n.ends_with(".seg"))
+        .collect();
+    names.sort();
+    let mut stream = Vec::new();
+    let mut lens = Vec::new();
+    for name in names {
+        let base: usize = name[..20].parse().unwrap();
+        assert_eq!(
+            base,
+            stream.len(),
+            "segment {name} does not follow the one before"
+        );
+        let bytes = std::fs::read(dir.join(&name)).unwrap();
+        lens.push(bytes.len() as u64);
+        stream.extend_from_slice(&bytes);
+    }
+    (stream, lens)
 }
