@@ -476,3 +476,104 @@ fn a_failing_storage_fails_the_writer_for_good() {
     assert!(log.close().is_err());
     let _ = memory.list("", None).unwrap(); // the storage itself is fine to list
 }
+
+#[test]
+fn a_segment_older_than_its_age_limit_is_sealed_at_the_next_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let age = std::time::Duration::from_millis(20);
+    let log = Writer::builder().segment_age(age).open(dir.path()).unwrap();
+    log.append(b"one").unwrap();
+    log.sync().unwrap();
+    std::thread::sleep(age * 2);
+    log.append(b"two").unwrap();
+    log.append(b"three").unwrap(); // may join either batch: both young
+    log.close().unwrap();
+    let (stream, lens) = segment_files(dir.path());
+    assert_eq!(stream, b"onetwothree");
+    assert_eq!(lens[0], 3, "the old segment was sealed before `two`");
+    assert!(lens.len() >= 2);
+}
+
+#[test]
+fn retention_by_age_deletes_old_segments_also_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Writer::builder()
+        .segment_size(10)
+        .capacity(16)
+        .open(dir.path())
+        .unwrap();
+    for seq in 0..5 {
+        log.append(&append_bytes(0, seq, 10)).unwrap();
+    }
+    log.close().unwrap();
+    // The first three were last written two hours ago.
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    for base in [0, 10, 20] {
+        let path = dir.path().join(Naming::default().name(base));
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    let log = Writer::builder()
+        .keep_for(std::time::Duration::from_secs(3600))
+        .open(dir.path())
+        .unwrap();
+    assert_eq!(log.stats().segments_deleted, 3);
+    assert_eq!(log.stats().end, 50, "the stream's offsets do not change");
+    log.close().unwrap();
+    assert_eq!(
+        segment_files_from(dir.path()).0,
+        [3, 4].map(|s| append_bytes(0, s, 10)).concat()
+    );
+}
+
+/// Each `tracing` event is one append: never torn, never split across two
+/// segments.
+#[cfg(feature = "tracing")]
+#[test]
+fn tracing_events_are_whole_and_never_split_across_segments() {
+    use crate::common::{LineChecker, line_body};
+    const THREADS: usize = 4;
+    const EVENTS: usize = 2000;
+    let dir = tempfile::tempdir().unwrap();
+    let log = Writer::builder()
+        .segment_size(4096)
+        .capacity(4096)
+        .open(dir.path())
+        .unwrap();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(log.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        thread::scope(|s| {
+            for w in 0..THREADS {
+                let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+                s.spawn(move || {
+                    tracing::dispatcher::with_default(&dispatch, || {
+                        for n in 0..EVENTS {
+                            tracing::info!("{}", line_body(w, n));
+                        }
+                    })
+                });
+            }
+        });
+    });
+    log.close().unwrap();
+    let mut lines = LineChecker::new(THREADS);
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    names.sort();
+    assert!(names.len() > 10, "{} segments", names.len());
+    for name in names {
+        // Every segment holds whole events only.
+        lines.feed(&std::fs::read_to_string(name).unwrap());
+    }
+    lines.finish(EVENTS);
+}
