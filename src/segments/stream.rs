@@ -256,12 +256,13 @@ impl Stream {
     /// Seals the open segment, syncs the names and gives up the stream.
     /// Idempotent.
     pub(super) fn close(&mut self) -> io::Result<()> {
-        if self.lock.is_none() {
-            return self.check();
+        if self.lock.take().is_none() {
+            return self.check(); // closed before
         }
+        // Released (above) whatever happens: a failed writer writes no more,
+        // and the next one may find out what is there.
         self.check()?;
         let result = self.seal().and_then(|()| self.sync_unchecked());
-        self.lock = None; // others may write the stream now
         self.fail_on(result)
     }
 

@@ -66,6 +66,11 @@ impl Memory {
     pub fn fail_writes(&self) {
         self.state.lock().unwrap().fail_writes = true;
     }
+
+    /// Writes work again.
+    pub fn heal(&self) {
+        self.state.lock().unwrap().fail_writes = false;
+    }
 }
 
 impl Storage for Memory {
