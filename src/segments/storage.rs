@@ -33,6 +33,9 @@ pub struct Entry {
 pub trait Storage: Send + Sync + 'static {
     /// Every entry whose name starts with `prefix` and sorts after `after`
     /// (all of them for `None`), in any order, every page of the listing.
+    /// Not a snapshot: the length of a segment being written may be stale
+    /// (a reader takes a segment's length from the next one's base, where
+    /// there is a next one).
     ///
     /// # Errors
     /// The storage's error, never a short listing.
