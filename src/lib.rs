@@ -61,10 +61,12 @@
 //!   # Ok::<(), Box<dyn std::error::Error>>(())
 //!   ```
 //!
-//! Two companion modules build on the same idea, many writers and one
+//! Three companion modules build on the same idea, many writers and one
 //! reader: [`record`] (the LevelDB log format, and a group-commit
-//! write-ahead log) and [`pipe`] (writers write at any offset, one reader
-//! reads in order, within a bounded window).
+//! write-ahead log), [`pipe`] (writers write at any offset, one reader
+//! reads in order, within a bounded window) and [`segments`] (an
+//! append-only stream in rotating, retained segment files, read back in
+//! order from any offset).
 //!
 //! Sinks: any `FnMut(&[T]) -> Result<(), E>` closure, a type implementing
 //! [`Sink`], or a [`WriteSink`] around any `io::Write` (optionally flushing
@@ -226,11 +228,22 @@
 //! Overlapping writes: the first write of a byte wins. Closing either side
 //! wakes every blocked reader and writer.
 //!
+//! ## [`segments`]
+//!
+//! | item | what it does |
+//! | --- | --- |
+//! | [`segments::Writer::open`], [`segments::Writer::builder`] | one writer per stream (a lock file), resuming at its end; [`segment_size`](segments::Builder::segment_size) (default 64 MiB), [`segment_age`](segments::Builder::segment_age), retention ([`keep_segments`](segments::Builder::keep_segments), [`keep_bytes`](segments::Builder::keep_bytes), [`keep_for`](segments::Builder::keep_for)), [`naming`](segments::Builder::naming) for several streams in one directory |
+//! | [`append`](segments::Writer::append), [`append_v`](segments::Writer::append_v), `write!`, `io::Write`, `clone()` | one contiguous append each, never split across segments; returns at once |
+//! | [`sync`](segments::Writer::sync), [`close`](segments::Writer::close), [`stats`](segments::Writer::stats) | durable (segment and directory `fsync`ed); seal, sync and release (also on the last drop); [`segments::SegmentStats`] |
+//! | [`segments::Reader`] | `Read`, `BufRead`, `Seek` (any offset) across segments; EOF that later reads go past; [`follow`](segments::ReaderBuilder::follow) mode stopped by a [`segments::Stop`]; [`available`](segments::Reader::available) offsets |
+//! | [`segments::Storage`], [`segments::Dir`] | where segments live: a directory, or your own storage (shaped for object stores: immutable segments, unordered paginated listings, ranged reads) |
+//!
 //! ## `tracing` (cargo feature)
 //!
 //! | item | what it does |
 //! | --- | --- |
 //! | `MakeWriter` for `AsyncBuffer<u8, _>` | `tracing_subscriber::fmt().with_writer(buffer)`: each event one contiguous write |
+//! | `MakeWriter` for [`segments::Writer`] | size-rotated, retained, lossless log files: each event one append |
 //! | [`mwsr::tracing::init`](tracing/fn.init.html)`(buffer)` | installs a global `fmt` subscriber over `buffer`, and returns a [`CloseGuard`]: keep it until the end of `main` |
 //!
 //! # How it works
