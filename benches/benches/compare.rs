@@ -1,7 +1,8 @@
 //! `mwsr` side by side with its peers, in one run: workloads 1 (bytes/sync),
-//! 2 (items/async), 4 (log to file) and 5 (socket coalescing) of
-//! `benches/workloads/`, interleaved (A B C A B C ...) so that every
-//! contender sees the same machine, seven times each. Prints one table of
+//! 2 (items/async), 4 (log to file), 5 (socket coalescing) and 8 (rolling
+//! files, with 2 and 4 writers) of `benches/workloads/`, interleaved
+//! (A B C A B C ...) so that every contender sees the same machine, seven
+//! times each. Prints one table of
 //! medians and of `mwsr`'s ratio to each peer (the median of the per-round
 //! ratios), with the min-max spread. Every round's output is verified.
 //!
@@ -11,6 +12,7 @@
 //! ```
 //!
 //! `--only N` runs workload `N` alone (for profiling one of them).
+//! Workload 9 (reading segments back) is `cargo bench --bench segments_read`.
 
 mod workloads;
 
@@ -73,6 +75,18 @@ fn main() {
             title: "socket coalescing, 128-byte messages, 4 writers",
             writers: 4,
             entries: workloads::socket::entries(),
+        },
+        Workload {
+            number: 8,
+            title: "rolling files (1 MiB), 100-byte lines, 2 writers",
+            writers: 2,
+            entries: workloads::rolling::entries(),
+        },
+        Workload {
+            number: 8,
+            title: "rolling files (1 MiB), 100-byte lines, 4 writers",
+            writers: 4,
+            entries: workloads::rolling::entries(),
         },
     ];
     let started = Instant::now();

@@ -5,7 +5,7 @@
 //! A round ends when the file holds every line; `verify` reads it back.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,7 +70,7 @@ impl<S: Sink> Log<S> {
 
 /// Writer `w`'s line with its number left blank:
 /// `ww ssssssssssss filler...\n`, 100 bytes.
-fn template(w: usize) -> [u8; LINE] {
+pub fn template(w: usize) -> [u8; LINE] {
     let mut line = [b' '; LINE];
     line[0] = b'0' + (w / 10 % 10) as u8;
     line[1] = b'0' + (w % 10) as u8;
@@ -82,7 +82,7 @@ fn template(w: usize) -> [u8; LINE] {
 }
 
 /// Writes `seq` into the line's number field.
-fn number(line: &mut [u8; LINE], mut seq: u64) {
+pub fn number(line: &mut [u8; LINE], mut seq: u64) {
     for b in line[3..15].iter_mut().rev() {
         *b = b'0' + (seq % 10) as u8;
         seq /= 10;
@@ -112,23 +112,29 @@ impl<S: Sink> Contender for Log<S> {
     }
 
     fn verify(&self, total: u64) {
-        let mut next = vec![0u64; self.next_seq.len()];
-        let mut lines = 0u64;
-        for l in BufReader::new(File::open(&self.path).unwrap()).split(b'\n') {
-            let l = l.unwrap();
-            let w: usize = std::str::from_utf8(&l[..2]).unwrap().parse().unwrap();
-            let mut expected = template(w);
-            number(&mut expected, next[w]);
-            assert_eq!(
-                &expected[..LINE - 1],
-                &l[..],
-                "a torn, lost or reordered line"
-            );
-            next[w] += 1;
-            lines += 1;
-        }
-        assert_eq!(lines, total, "lines in the file");
+        check_lines(File::open(&self.path).unwrap(), self.next_seq.len(), total);
     }
+}
+
+/// Panics unless `log` holds exactly `total` lines of `writers` writers,
+/// each whole and the next of its writer.
+pub fn check_lines(log: impl Read, writers: usize, total: u64) {
+    let mut next = vec![0u64; writers];
+    let mut lines = 0u64;
+    for l in BufReader::with_capacity(CAPACITY, log).split(b'\n') {
+        let l = l.unwrap();
+        let w: usize = std::str::from_utf8(&l[..2]).unwrap().parse().unwrap();
+        let mut expected = template(w);
+        number(&mut expected, next[w]);
+        assert_eq!(
+            &expected[..LINE - 1],
+            &l[..],
+            "a torn, lost or reordered line"
+        );
+        next[w] += 1;
+        lines += 1;
+    }
+    assert_eq!(lines, total, "lines in the file");
 }
 
 type Flusher = mwsr::AsyncBuffer<u8, mwsr::WriteSink<File>>;

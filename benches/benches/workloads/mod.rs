@@ -13,6 +13,7 @@
 pub mod bytes;
 pub mod items;
 pub mod log_file;
+pub mod rolling;
 pub mod socket;
 pub mod write_v;
 
