@@ -63,7 +63,7 @@ impl Storage for Fixed {
         Err(io::ErrorKind::Unsupported.into())
     }
 
-    fn sync_names(&self) -> io::Result<()> {
+    fn sync(&self) -> io::Result<()> {
         Ok(())
     }
 

@@ -3,20 +3,35 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::storage::{Entry, SegmentWrite, Storage};
+use crate::sync::Mutex;
 
 /// A local directory of segment files.
 ///
-/// Segments are created with `create_new` (never over an existing file),
-/// `fsync`ed when a `sync()` or a seal asks, and the directory itself is
-/// `fsync`ed after files were created or deleted, so that a crash cannot
-/// lose a segment whose data was synced. The writer's claim is an advisory
+/// Segments are created with `create_new` (never over an existing file).
+/// [`Storage::sync`] `fsync`s every segment sealed since the last one (a
+/// seal itself does not wait for the device), then the directory if files
+/// were created or deleted, so that a crash cannot lose a segment whose
+/// data was synced. The writer's claim is an advisory
 /// lock (`flock`) on a lock file, released by the kernel if the process
 /// dies.
 #[derive(Debug, Clone)]
 pub struct Dir {
     path: PathBuf,
+    unsynced: Arc<Mutex<Unsynced>>,
+}
+
+/// What [`Storage::sync`] has to make durable.
+#[derive(Debug, Default)]
+struct Unsynced {
+    /// Segments sealed since, by path: reopened to `fsync` (an `fsync`
+    /// covers the file, whatever descriptor it is called on), so that
+    /// sealed segments hold no descriptors meanwhile.
+    sealed: Vec<PathBuf>,
+    /// Whether files were created or deleted since.
+    names: bool,
 }
 
 impl Dir {
@@ -27,7 +42,10 @@ impl Dir {
     pub fn new(path: impl AsRef<Path>) -> io::Result<Self> {
         let path = path.as_ref().to_path_buf();
         fs::create_dir_all(&path)?;
-        Ok(Self { path })
+        Ok(Self {
+            path,
+            unsynced: Arc::new(Mutex::new(Unsynced::default())),
+        })
     }
 
     /// The directory's path.
@@ -71,24 +89,46 @@ impl Storage for Dir {
     }
 
     fn create(&self, name: &str) -> io::Result<Box<dyn SegmentWrite>> {
+        let path = self.path.join(name);
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(self.path.join(name))?;
-        Ok(Box::new(DirSegment { file }))
+            .open(&path)?;
+        self.unsynced.lock().names = true;
+        Ok(Box::new(DirSegment {
+            file,
+            path,
+            unsynced: self.unsynced.clone(),
+        }))
     }
 
     fn delete(&self, name: &str) -> io::Result<()> {
+        self.unsynced.lock().names = true;
         match fs::remove_file(self.path.join(name)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
     }
 
-    fn sync_names(&self) -> io::Result<()> {
-        #[cfg(unix)]
-        File::open(&self.path)?.sync_all()?;
-        Ok(())
+    fn sync(&self) -> io::Result<()> {
+        let (sealed, names) = {
+            let mut unsynced = self.unsynced.lock();
+            (
+                std::mem::take(&mut unsynced.sealed),
+                std::mem::take(&mut unsynced.names),
+            )
+        };
+        let result = sync_files(&sealed).and_then(|()| match names {
+            true => sync_dir(&self.path),
+            false => Ok(()),
+        });
+        if result.is_err() {
+            // Still owed: a retry (or the next writer's first sync) tries again.
+            let mut unsynced = self.unsynced.lock();
+            unsynced.sealed.extend(sealed);
+            unsynced.names |= names;
+        }
+        result
     }
 
     fn syncs_open_segments(&self) -> bool {
@@ -115,9 +155,32 @@ impl Storage for Dir {
     }
 }
 
+/// `fsync`s each of `paths`, skipping files deleted since (by retention).
+fn sync_files(paths: &[PathBuf]) -> io::Result<()> {
+    for path in paths {
+        match File::open(path) {
+            Ok(file) => file.sync_data()?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Makes the directory's entries durable.
+fn sync_dir(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    File::open(path)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = path; // directories cannot be opened to sync them there
+    Ok(())
+}
+
 /// An open segment file.
 struct DirSegment {
     file: File,
+    path: PathBuf,
+    unsynced: Arc<Mutex<Unsynced>>,
 }
 
 impl SegmentWrite for DirSegment {
@@ -130,6 +193,8 @@ impl SegmentWrite for DirSegment {
     }
 
     fn seal(self: Box<Self>) -> io::Result<()> {
-        self.file.sync_data()
+        // Written with `write_all` already; durable at the next sync.
+        self.unsynced.lock().sealed.push(self.path);
+        Ok(())
     }
 }

@@ -62,13 +62,16 @@ pub trait Storage: Send + Sync + 'static {
     /// The storage's error; a missing `name` is not one.
     fn delete(&self, name: &str) -> io::Result<()>;
 
-    /// Makes the creations and deletions done so far durable (a directory's
-    /// `fsync`; nothing for an object store, whose puts are durable when
-    /// they return).
+    /// Makes durable the segments sealed so far, and the creations and
+    /// deletions done so far: for a directory, `fsync` each segment sealed
+    /// since the last call, then the directory; for an object store, wait
+    /// for the uploads of sealed segments (puts are durable once they
+    /// return). The writer calls it in `sync()` and `close()`, so that
+    /// sealing a segment on the flusher thread never waits for the device.
     ///
     /// # Errors
-    /// The storage's error.
-    fn sync_names(&self) -> io::Result<()>;
+    /// The storage's error (for an object store, a failed upload's).
+    fn sync(&self) -> io::Result<()>;
 
     /// Whether [`SegmentWrite::sync`] makes an open segment durable in
     /// place (a file). If not (an object store: an object exists only once
@@ -102,9 +105,11 @@ pub trait SegmentWrite: Send {
     /// The storage's error.
     fn sync(&mut self) -> io::Result<()>;
 
-    /// Seals the segment: durable, and never written again.
+    /// Seals the segment: it is never written again, and is durable once
+    /// [`Storage::sync`] returns (not necessarily before: a directory
+    /// syncs it then, an object store may upload it in the background).
     ///
     /// # Errors
-    /// The storage's error (for an object store, the upload's).
+    /// The storage's error.
     fn seal(self: Box<Self>) -> io::Result<()>;
 }

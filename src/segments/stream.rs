@@ -45,8 +45,6 @@ pub(super) struct Stream {
     /// The stream's sealed segments, oldest first, and their bytes.
     sealed: VecDeque<Kept>,
     sealed_bytes: u64,
-    /// Segments created or deleted since the last `sync_names`.
-    names_dirty: bool,
     /// The first failure: every later call returns it (a failed `fsync`
     /// cannot be retried safely).
     failed: Option<Failure>,
@@ -102,10 +100,8 @@ impl Stream {
         let mut segments = super::list(&*storage, &naming, None)?;
         // A crash between creating a segment and writing to it leaves it
         // empty; the next segment takes its name.
-        let mut names_dirty = false;
         if let Some(last) = segments.pop_if(|last| last.len == 0) {
             storage.delete(&naming.name(last.base))?;
-            names_dirty = true;
         }
         for pair in segments.windows(2) {
             if pair[0].base + pair[0].len != pair[1].base {
@@ -130,7 +126,6 @@ impl Stream {
             end,
             sealed: segments.into(),
             sealed_bytes,
-            names_dirty,
             failed: None,
             counters: Arc::new(Counters::new(end)),
             lock: Some(lock),
@@ -179,7 +174,6 @@ impl Stream {
     /// Starts the segment that begins at the stream's end.
     fn start(&mut self) -> io::Result<()> {
         let segment = self.storage.create(&self.naming.name(self.end))?;
-        self.names_dirty = true;
         self.open = Some(Open {
             base: self.end,
             len: 0,
@@ -221,7 +215,6 @@ impl Stream {
             self.storage.delete(&self.naming.name(oldest.base))?;
             self.sealed_bytes -= oldest.len;
             self.sealed.pop_front();
-            self.names_dirty = true;
             Counters::add(&self.counters.segments_deleted, 1);
         }
         Ok(())
@@ -229,7 +222,8 @@ impl Stream {
 
     /// Makes everything written so far durable: the open segment synced in
     /// place (or sealed, where the storage cannot sync an open segment),
-    /// and the names created or deleted since the last sync.
+    /// then the segments sealed and the names created or deleted since the
+    /// last sync (see [`Storage::sync`]).
     pub(super) fn sync(&mut self) -> io::Result<()> {
         self.check()?;
         let result = self.sync_unchecked();
@@ -246,11 +240,7 @@ impl Stream {
         } else {
             self.seal()?;
         }
-        if self.names_dirty {
-            self.storage.sync_names()?;
-            self.names_dirty = false;
-        }
-        Ok(())
+        self.storage.sync()
     }
 
     /// Seals the open segment, syncs the names and gives up the stream.

@@ -1,6 +1,7 @@
-//! An in-memory `Storage` that can crash: what was not synced is lost, and
-//! so are names created or deleted since the last `sync_names`, as a
-//! directory without an `fsync` would lose them. It also shows that the
+//! An in-memory `Storage` that can crash: what was not synced is lost (a
+//! sealed segment is synced only by `Storage::sync`), and so are names
+//! created or deleted since the last `Storage::sync`, as a directory
+//! without an `fsync` would lose them. It also shows that the
 //! trait can be implemented outside the crate.
 
 use std::collections::BTreeMap;
@@ -28,6 +29,8 @@ struct State {
 struct File {
     data: Vec<u8>,
     synced: usize,
+    /// Sealed, and synced only at the next `Storage::sync`.
+    sealed: bool,
     durable_name: bool,
     modified: SystemTime,
 }
@@ -112,6 +115,7 @@ impl Storage for Memory {
             File {
                 data: Vec::new(),
                 synced: 0,
+                sealed: false,
                 durable_name: false,
                 modified: SystemTime::now(),
             },
@@ -132,9 +136,14 @@ impl Storage for Memory {
         Ok(())
     }
 
-    fn sync_names(&self) -> io::Result<()> {
+    fn sync(&self) -> io::Result<()> {
         let mut state = self.state.lock().unwrap();
-        state.files.values_mut().for_each(|f| f.durable_name = true);
+        for file in state.files.values_mut() {
+            file.durable_name = true;
+            if file.sealed {
+                file.synced = file.data.len();
+            }
+        }
         state.deleted.clear();
         Ok(())
     }
@@ -190,6 +199,6 @@ impl SegmentWrite for Segment {
     }
 
     fn seal(self: Box<Self>) -> io::Result<()> {
-        self.with(|f| f.synced = f.data.len())
+        self.with(|f| f.sealed = true)
     }
 }

@@ -150,8 +150,8 @@ impl Storage for Probe {
         self.dir.delete(name)
     }
 
-    fn sync_names(&self) -> io::Result<()> {
-        self.dir.sync_names()
+    fn sync(&self) -> io::Result<()> {
+        Storage::sync(&self.dir)
     }
 
     fn syncs_open_segments(&self) -> bool {

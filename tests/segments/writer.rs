@@ -412,7 +412,7 @@ fn thousands_of_segments_reopen_at_the_right_end() {
 
 /// What `sync()` promises, against a storage that, in a crash, loses every
 /// byte not synced and every name created or deleted since the last
-/// `sync_names`: everything appended before a `sync()` that returned is
+/// `Storage::sync`: everything appended before a `sync()` that returned is
 /// there after the crash, whatever the writer was doing when it came.
 #[test]
 fn synced_appends_survive_a_crash_that_drops_unsynced_data() {

@@ -29,7 +29,6 @@ use std::time::{Duration, Instant};
 use file_rotate::compression::Compression;
 use file_rotate::suffix::{AppendTimestamp, FileLimit};
 use file_rotate::{ContentLimit, FileRotate};
-use mwsr::segments::{SegmentWrite, Storage};
 use parking_lot::Mutex;
 use tempfile::TempDir;
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
@@ -46,10 +45,6 @@ pub fn entries() -> Vec<super::Entry> {
         super::Entry {
             name: "mwsr segments::Writer",
             build: |w| Arc::new(Rolling::new(w, Segments::new)),
-        },
-        super::Entry {
-            name: "mwsr, no sync at seal (bench-only Storage)",
-            build: |w| Arc::new(Rolling::new(w, Segments::unsynced)),
         },
         super::Entry {
             name: "file-rotate in a Mutex",
@@ -142,59 +137,6 @@ impl Segments {
             .open(&dir)
             .unwrap();
         Self { log, dir }
-    }
-}
-
-impl Segments {
-    /// As `new`, but sealing a segment does not `sync_data` it.
-    fn unsynced(dir: PathBuf, _writers: usize) -> Self {
-        let storage = Arc::new(Unsynced(mwsr::segments::Dir::new(&dir).unwrap()));
-        let log = mwsr::segments::Writer::builder()
-            .segment_size(SEGMENT)
-            .open_storage(storage)
-            .unwrap();
-        Self { log, dir }
-    }
-}
-
-/// A directory whose segments are not synced when sealed (nor by `sync`).
-struct Unsynced(mwsr::segments::Dir);
-
-impl Storage for Unsynced {
-    fn list(&self, prefix: &str, after: Option<&str>) -> io::Result<Vec<mwsr::segments::Entry>> {
-        self.0.list(prefix, after)
-    }
-    fn read(&self, name: &str, offset: u64, len: u64) -> io::Result<Box<dyn Read + Send>> {
-        self.0.read(name, offset, len)
-    }
-    fn create(&self, name: &str) -> io::Result<Box<dyn SegmentWrite>> {
-        Ok(Box::new(UnsyncedSegment(self.0.create(name)?)))
-    }
-    fn delete(&self, name: &str) -> io::Result<()> {
-        self.0.delete(name)
-    }
-    fn sync_names(&self) -> io::Result<()> {
-        Ok(())
-    }
-    fn syncs_open_segments(&self) -> bool {
-        true
-    }
-    fn lock(&self, lock_name: &str) -> io::Result<Box<dyn Send + Sync>> {
-        self.0.lock(lock_name)
-    }
-}
-
-struct UnsyncedSegment(Box<dyn SegmentWrite>);
-
-impl SegmentWrite for UnsyncedSegment {
-    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        self.0.write_all(data)
-    }
-    fn sync(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-    fn seal(self: Box<Self>) -> io::Result<()> {
-        Ok(())
     }
 }
 
