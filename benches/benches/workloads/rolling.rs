@@ -4,10 +4,9 @@
 //!
 //! - `mwsr::segments::Writer`: lines go into its buffer; its flusher
 //!   appends each batch to the open segment with one `write_all`, and at
-//!   the size limit seals it (`sync_data`) and starts the next. Segments
-//!   end at batch boundaries: a line is never split.
-//! - The same writer over a bench-only `Storage` (a `Dir` whose seals and
-//!   syncs do not `sync_data`): not a peer, it shows what the syncs cost.
+//!   the size limit seals it and starts the next (the sealed segments are
+//!   `sync_data`ed at the next `sync()`/`close()`). Segments end at batch
+//!   boundaries: a line is never split.
 //! - `file-rotate` (`ContentLimit::Bytes`, timestamp suffixes so that a
 //!   rotation renames one file, not all of them) behind a
 //!   `parking_lot::Mutex`, one `write_all` (one `write` call) per line. It
