@@ -30,8 +30,11 @@ use crate::sync::Mutex;
 /// - **Writers do not wait for the disk**, only when both halves of the
 ///   buffer are full (lossless backpressure).
 /// - **[`sync`](Self::sync)** returns once everything appended before it
-///   is durable: written, the open segment `fsync`ed, and the directory
-///   `fsync`ed if segments were created or deleted.
+///   is durable: written, the open segment and the segments sealed since
+///   the last sync `fsync`ed, and the directory `fsync`ed if segments were
+///   created or deleted. (Sealing a segment does not wait for the disk, so
+///   rotation never stalls the flusher: the syncs are paid by `sync()` and
+///   `close()`, which is all that is promised durable.)
 /// - **[`close`](Self::close)** writes and syncs everything and returns the
 ///   error; dropping the last handle does the same (lossless) but cannot
 ///   report it. Appends after `close` get `BrokenPipe`.
