@@ -97,6 +97,70 @@ macro_rules! impl_io_write {
 
 pub(crate) use impl_io_write;
 
+/// Implements `io::Write` for `&$ty` and `$ty`, a type whose writes are
+/// appends of whole records: it must have `append(&self, &[u8])`,
+/// `append_io(&self, &[IoSlice])` (one append of all the slices, returning
+/// their length) and `sync(&self)`, each returning `io::Result`, and an
+/// inherent `write_fmt`.
+///
+/// Each `write` is one append of the whole slice; `write_vectored` one
+/// append of all the slices; `write!` formats the whole message and
+/// appends it once; `flush` is `sync`.
+macro_rules! impl_io_write_appends {
+    ($ty:ty) => {
+        #[doc = concat!("Each `write` is one append (the whole slice) to the `", stringify!($ty), "`;")]
+        /// `write_vectored` one append of all the slices; `write!` formats
+        /// the whole message, then appends it once; `flush` is `sync`: it
+        /// returns once everything written before it is durable.
+        impl std::io::Write for &$ty {
+            fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+                self.append(data).map(|()| data.len())
+            }
+
+            fn write_vectored(&mut self, parts: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                self.append_io(parts)
+            }
+
+            fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+                self.append(data)
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                self.sync()
+            }
+
+            fn write_fmt(&mut self, args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+                <$ty>::write_fmt(self, args)
+            }
+        }
+
+        #[doc = concat!("As for `&", stringify!($ty), "`.")]
+        impl std::io::Write for $ty {
+            fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+                std::io::Write::write(&mut &*self, data)
+            }
+
+            fn write_vectored(&mut self, parts: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                self.append_io(parts)
+            }
+
+            fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+                self.append(data)
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                self.sync()
+            }
+
+            fn write_fmt(&mut self, args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+                <$ty>::write_fmt(self, args)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_io_write_appends;
+
 /// Formats `args` whole (in the thread's scratch vector, unless it is a
 /// plain string), then hands the message to `write` once.
 pub(crate) fn formatted(

@@ -307,6 +307,7 @@ mod buffer;
 mod engine;
 mod error;
 mod front;
+mod fsync;
 mod io_write;
 pub mod pipe;
 pub mod record;

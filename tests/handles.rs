@@ -226,3 +226,31 @@ fn a_second_into_inner_panics_with_a_clear_message() {
     let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(message.contains("took the sink already"), "{message}");
 }
+
+/// `write_vectored` on the record-like writers is one record (one append)
+/// of all the slices, not just the first.
+#[test]
+fn write_vectored_is_one_record() {
+    use std::io::{IoSlice, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("000001.log");
+    let mut wal = mwsr::record::Wal::create(&path).unwrap();
+    let parts = [IoSlice::new(b"ab"), IoSlice::new(b""), IoSlice::new(b"cd")];
+    assert_eq!(wal.write_vectored(&parts).unwrap(), 4);
+    let many: Vec<IoSlice<'_>> = (0..20).map(|_| IoSlice::new(b"x")).collect();
+    assert_eq!((&wal).write_vectored(&many).unwrap(), 20);
+    wal.close().unwrap();
+    let mut reader = mwsr::record::Reader::new(File::open(&path).unwrap());
+    let records: Vec<Vec<u8>> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records, [b"abcd".to_vec(), vec![b'x'; 20]]);
+
+    let log = mwsr::segments::Writer::builder()
+        .capacity(8)
+        .open(dir.path().join("stream"))
+        .unwrap();
+    assert_eq!((&log).write_vectored(&parts).unwrap(), 4);
+    assert_eq!((&log).write_vectored(&many).unwrap(), 20); // gathered: larger than the buffer
+    log.close().unwrap();
+    let (stream, _) = common::segment_files(&dir.path().join("stream"));
+    assert_eq!(stream, [&b"abcd"[..], &[b'x'; 20]].concat());
+}

@@ -413,7 +413,8 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
         self.front().engine.is_closed()
     }
 
-    fn write_parts<P>(
+    /// As [`write_v`](Self::write_v), with `slice` to view each part.
+    pub(crate) fn write_parts<P>(
         &self,
         parts: &[P],
         slice: impl Fn(&P) -> &[T],

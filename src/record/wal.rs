@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{BLOCK_SIZE, HEADER_SIZE, LogEnd, Reader, Writer, chunk};
 use crate::error::io_error;
+use crate::fsync::sync_parent;
 use crate::{AsyncBuffer, Sink};
 
 /// A durable log in the LevelDB format with group commit, as LevelDB and
@@ -242,7 +243,7 @@ impl Wal {
     }
 
     /// Appends the concatenation of `parts` as one record.
-    fn append_parts(&self, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    fn append_io(&self, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
         const MAX_PARTS: usize = 8;
         if parts.len() > MAX_PARTS {
             let mut record = crate::scratch::take();
@@ -313,54 +314,7 @@ impl std::fmt::Debug for Wal {
     }
 }
 
-/// Each `write` appends one record (the whole slice); `write_vectored` one
-/// record of all the slices; `write!` formats the whole message and appends
-/// it as one record; `flush` is [`Wal::sync`]: it returns once every record
-/// written before it is durable.
-impl Write for &Wal {
-    fn write(&mut self, record: &[u8]) -> io::Result<usize> {
-        self.append(record).map(|()| record.len())
-    }
-
-    fn write_vectored(&mut self, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        self.append_parts(parts)
-    }
-
-    fn write_all(&mut self, record: &[u8]) -> io::Result<()> {
-        self.append(record)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.sync()
-    }
-
-    fn write_fmt(&mut self, args: std::fmt::Arguments<'_>) -> io::Result<()> {
-        Wal::write_fmt(self, args)
-    }
-}
-
-/// As for `&Wal`.
-impl Write for Wal {
-    fn write(&mut self, record: &[u8]) -> io::Result<usize> {
-        (&*self).write(record)
-    }
-
-    fn write_vectored(&mut self, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(parts)
-    }
-
-    fn write_all(&mut self, record: &[u8]) -> io::Result<()> {
-        (&*self).write_all(record)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        (&*self).flush()
-    }
-
-    fn write_fmt(&mut self, args: std::fmt::Arguments<'_>) -> io::Result<()> {
-        Wal::write_fmt(self, args)
-    }
-}
+crate::io_write::impl_io_write_appends!(Wal);
 
 fn too_long() -> io::Error {
     io::Error::new(
@@ -382,23 +336,6 @@ fn starts_like_a_log(mut file: &File) -> io::Result<bool> {
     };
     let len = usize::from(u16::from_le_bytes([l0, l1]));
     Ok(matches!(kind, chunk::FULL | chunk::FIRST) && HEADER_SIZE + len <= BLOCK_SIZE)
-}
-
-/// Makes the log file's directory entry durable: `sync_data` on the file
-/// does not cover a file just created, so a crash could lose the whole log
-/// its syncs vouched for.
-fn sync_parent(path: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        File::open(parent)?.sync_all()?;
-    }
-    #[cfg(not(unix))]
-    let _ = path; // directories cannot be opened to sync them there
-    Ok(())
 }
 
 /// The flusher's sink: cuts a batch back into records, frames them, writes

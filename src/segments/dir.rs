@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::storage::{Entry, SegmentWrite, Storage};
+use crate::fsync::sync_dir;
 use crate::sync::Mutex;
 
 /// A local directory of segment files.
@@ -164,15 +165,6 @@ fn sync_files(paths: &[PathBuf]) -> io::Result<()> {
             Err(e) => return Err(e),
         }
     }
-    Ok(())
-}
-
-/// Makes the directory's entries durable.
-fn sync_dir(path: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    File::open(path)?.sync_all()?;
-    #[cfg(not(unix))]
-    let _ = path; // directories cannot be opened to sync them there
     Ok(())
 }
 

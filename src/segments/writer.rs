@@ -131,16 +131,28 @@ impl Writer {
     /// # Errors
     /// As [`append`](Self::append).
     pub fn append_v(&self, parts: &[&[u8]]) -> io::Result<()> {
+        self.append_parts(parts).map(drop)
+    }
+
+    /// One append of all `parts` (for `io::Write::write_vectored`).
+    fn append_io(&self, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.append_parts(parts)
+    }
+
+    fn append_parts<P: std::ops::Deref<Target = [u8]>>(&self, parts: &[P]) -> io::Result<usize> {
         let total = parts.iter().map(|p| p.len()).sum::<usize>();
         if total < self.inner.buffer.capacity() {
-            self.inner.buffer.write_v(parts).map_err(io_error)?;
-        } else {
-            // Larger than the buffer: it would reach the stream in several
-            // writes, between which a segment could end. Gathered, it is
-            // one.
-            self.append(&parts.concat())?;
+            return self
+                .inner
+                .buffer
+                .write_parts(parts, |p| p)
+                .map_err(io_error);
         }
-        Ok(())
+        // Larger than the buffer: it would reach the stream in several
+        // writes, between which a segment could end. Gathered, it is one.
+        let mut all = Vec::with_capacity(total);
+        parts.iter().for_each(|p| all.extend_from_slice(p));
+        self.append(&all).map(|()| total)
     }
 
     /// Returns once everything appended before this call is durable.
@@ -294,54 +306,7 @@ impl Builder {
     }
 }
 
-/// Each `write` is one append (the whole slice); `write_vectored` one append
-/// of all the slices; `flush` is [`Writer::sync`].
-impl io::Write for &Writer {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.append(data).map(|()| data.len())
-    }
-
-    fn write_vectored(&mut self, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        let slices: Vec<&[u8]> = parts.iter().map(|p| &**p).collect();
-        self.append_v(&slices)
-            .map(|()| slices.iter().map(|s| s.len()).sum())
-    }
-
-    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        self.append(data)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.sync()
-    }
-
-    fn write_fmt(&mut self, args: fmt::Arguments<'_>) -> io::Result<()> {
-        Writer::write_fmt(self, args)
-    }
-}
-
-/// As for `&Writer`.
-impl io::Write for Writer {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        io::Write::write(&mut &*self, data)
-    }
-
-    fn write_vectored(&mut self, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        io::Write::write_vectored(&mut &*self, parts)
-    }
-
-    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        self.append(data)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.sync()
-    }
-
-    fn write_fmt(&mut self, args: fmt::Arguments<'_>) -> io::Result<()> {
-        Writer::write_fmt(self, args)
-    }
-}
+crate::io_write::impl_io_write_appends!(Writer);
 
 impl fmt::Debug for Writer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
