@@ -38,17 +38,23 @@
 
 mod dir;
 mod naming;
+#[cfg(feature = "s3")]
+mod objects;
 mod reader;
 mod retention;
 mod stats;
 mod storage;
 mod stream;
+#[cfg(feature = "s3")]
+mod uploads;
 mod writer;
 
 use std::io;
 
 pub use dir::Dir;
 pub use naming::Naming;
+#[cfg(feature = "s3")]
+pub use objects::{Objects, S3};
 pub use reader::{Reader, ReaderBuilder, Stop};
 pub use retention::Retention;
 pub use stats::SegmentStats;

@@ -1,6 +1,6 @@
 //! [`SegmentStats`]: what a segments writer has done.
 
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicU8, AtomicU64, Ordering};
 
 /// What a [`Writer`](super::Writer) has done so far, from
 /// [`stats`](super::Writer::stats).
@@ -32,6 +32,9 @@ pub(super) struct Counters {
     /// `u64::MAX` when no segment is open.
     pub(super) current_segment: AtomicU64,
     pub(super) end: AtomicU64,
+    /// 1 once the writer has failed: appends check it, so that they return
+    /// the failure at once rather than once their batch is written.
+    failed: AtomicU8,
 }
 
 impl Counters {
@@ -43,7 +46,19 @@ impl Counters {
             syncs: AtomicU64::new(0),
             current_segment: AtomicU64::new(u64::MAX),
             end: AtomicU64::new(end),
+            failed: AtomicU8::new(0),
         }
+    }
+
+    pub(super) fn set_failed(&self) {
+        // ORDERING: Relaxed: a hint for appends; the failure itself is read
+        // under the stream's lock.
+        self.failed.store(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn has_failed(&self) -> bool {
+        // ORDERING: Relaxed: see `set_failed`.
+        self.failed.load(Ordering::Relaxed) != 0
     }
 
     pub(super) fn add(counter: &AtomicU64, n: u64) {

@@ -256,7 +256,7 @@ impl Stream {
         self.fail_on(result)
     }
 
-    fn check(&self) -> io::Result<()> {
+    pub(super) fn check(&self) -> io::Result<()> {
         match &self.failed {
             Some(failure) => Err(failure.error()),
             None => Ok(()),
@@ -266,6 +266,7 @@ impl Stream {
     fn fail_on<T>(&mut self, result: io::Result<T>) -> io::Result<T> {
         if let Err(e) = &result {
             self.failed.get_or_insert_with(|| Failure::new(e));
+            self.counters.set_failed();
         }
         result
     }

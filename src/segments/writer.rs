@@ -121,7 +121,16 @@ impl Writer {
     /// The writer's failure (sticky: a failed write or sync fails it for
     /// good); `BrokenPipe` after [`close`](Self::close).
     pub fn append(&self, data: &[u8]) -> io::Result<()> {
+        self.check()?;
         self.inner.buffer.write_slice(data).map_err(io_error)?;
+        Ok(())
+    }
+
+    /// The writer's failure, if it has failed (the cheap check first).
+    fn check(&self) -> io::Result<()> {
+        if self.inner.counters.has_failed() {
+            return self.inner.stream.lock().check();
+        }
         Ok(())
     }
 
@@ -140,6 +149,7 @@ impl Writer {
     }
 
     fn append_parts<P: std::ops::Deref<Target = [u8]>>(&self, parts: &[P]) -> io::Result<usize> {
+        self.check()?;
         let total = parts.iter().map(|p| p.len()).sum::<usize>();
         if total < self.inner.buffer.capacity() {
             return self
