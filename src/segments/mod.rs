@@ -45,7 +45,7 @@ mod retention;
 mod stats;
 mod storage;
 mod stream;
-#[cfg(feature = "s3")]
+#[cfg(any(feature = "s3", loom))]
 mod uploads;
 mod writer;
 
@@ -60,6 +60,11 @@ pub use retention::Retention;
 pub use stats::SegmentStats;
 pub use storage::{Entry, SegmentWrite, Storage};
 pub use writer::{Builder, Writer};
+
+/// The upload bound of `Objects`, for the loom models only.
+#[cfg(loom)]
+#[doc(hidden)]
+pub use uploads::{Ticket as LoomUploadTicket, Uploads as LoomUploads};
 
 use retention::Kept;
 

@@ -1,5 +1,6 @@
 //! [`Uploads`]: a bound on the segments waiting for their upload, and the
-//! sticky failure of any of them.
+//! sticky failure of any of them. (Public inside a private module: reached
+//! from outside only by the loom models, under `--cfg loom`.)
 
 use std::io;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use crate::sync::{Condvar, Mutex};
 /// [`wait_all`](Self::wait_all) until none is; the first failure is kept
 /// and returned by every later call.
 #[derive(Debug)]
-pub(super) struct Uploads {
+pub struct Uploads {
     state: Mutex<State>,
     changed: Condvar,
     max: usize,
@@ -41,13 +42,14 @@ impl Failed {
 /// One upload in flight; [`finish`](Self::finish) it with its outcome.
 /// Dropped unfinished (its task was cancelled), it counts as failed.
 #[derive(Debug)]
-pub(super) struct Ticket {
+pub struct Ticket {
     uploads: Arc<Uploads>,
     done: bool,
 }
 
 impl Uploads {
-    pub(super) fn new(max: usize) -> Self {
+    /// At most `max` uploads in flight.
+    pub fn new(max: usize) -> Self {
         Self {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
@@ -56,7 +58,7 @@ impl Uploads {
     }
 
     /// The sticky failure, if an upload failed.
-    pub(super) fn check(&self) -> io::Result<()> {
+    pub fn check(&self) -> io::Result<()> {
         match &self.state.lock().failed {
             Some(failed) => Err(failed.error()),
             None => Ok(()),
@@ -68,7 +70,7 @@ impl Uploads {
     ///
     /// # Errors
     /// The sticky failure.
-    pub(super) fn begin(self: &Arc<Self>) -> io::Result<Ticket> {
+    pub fn begin(self: &Arc<Self>) -> io::Result<Ticket> {
         let mut state = self.state.lock();
         loop {
             if let Some(failed) = &state.failed {
@@ -89,7 +91,7 @@ impl Uploads {
     ///
     /// # Errors
     /// The sticky failure.
-    pub(super) fn wait_all(&self) -> io::Result<()> {
+    pub fn wait_all(&self) -> io::Result<()> {
         let mut state = self.state.lock();
         while state.in_flight > 0 {
             state = self.changed.wait(state);
@@ -117,7 +119,7 @@ impl Uploads {
 
 impl Ticket {
     /// The upload ended with `result`.
-    pub(super) fn finish(mut self, result: io::Result<()>) {
+    pub fn finish(mut self, result: io::Result<()>) {
         self.done = true;
         self.uploads.end(result);
     }
