@@ -37,6 +37,12 @@ else:
     sys.exit("the S3 server did not start: see target/moto.log")
 boto3.client("s3", endpoint_url=url).create_bucket(Bucket=bucket)
 PY
+  # Ready, but is it ours? A server already on the port would have
+  # answered while ours failed to bind.
+  kill -0 "$(cat "$pidfile")" 2>/dev/null || {
+    echo "port $port is taken by another server (set MWSR_S3_PORT)" >&2
+    exit 1
+  }
   cat <<VARS
 export MWSR_S3_ENDPOINT=http://127.0.0.1:$port MWSR_S3_BUCKET=$bucket
 export AWS_ACCESS_KEY_ID=mwsr AWS_SECRET_ACCESS_KEY=mwsr AWS_REGION=us-east-1
