@@ -237,6 +237,7 @@
 //! | [`sync`](segments::Writer::sync), [`close`](segments::Writer::close), [`stats`](segments::Writer::stats) | durable (segment and directory `fsync`ed); seal, sync and release (also on the last drop); [`segments::SegmentStats`] |
 //! | [`segments::Reader`] | `Read`, `BufRead`, `Seek` (any offset) across segments; EOF that later reads go past; [`follow`](segments::ReaderBuilder::follow) mode stopped by a [`segments::Stop`]; [`available`](segments::Reader::available) offsets |
 //! | [`segments::Storage`], [`segments::Dir`] | where segments live: a directory, or your own storage (shaped for object stores: immutable segments, unordered paginated listings, ranged reads) |
+//! | `segments::Objects` (cargo feature `s3`) | segments as objects through `object_store`: S3 (`Objects::s3()`: bucket, prefix, region, endpoint, `allow_http`, credentials) or any `Arc<dyn ObjectStore>`; uploaded once when sealed, create-only (one writer per stream), in the background; `sync()` seals the open segment |
 //!
 //! ## `tracing` (cargo feature)
 //!
