@@ -5,12 +5,14 @@
 //! variables). Without them the server tests say so and pass.
 #![cfg(feature = "s3")]
 
-use std::io::{Read, Seek, SeekFrom};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::io::{BufRead, Read, Seek, SeekFrom};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 
 use mwsr::segments::{Objects, Reader, Storage, Writer};
 use object_store::memory::InMemory;
+use object_store::throttle::{ThrottleConfig, ThrottledStore};
 use object_store::{ObjectStore, PutOptions, PutPayload, PutResult};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -325,4 +327,296 @@ impl LinesCount for Vec<u8> {
     fn lines_count(&self) -> usize {
         self.iter().filter(|&&b| b == b'\n').count()
     }
+}
+
+/// Generous bound for waits that only time out when the code under test
+/// hangs (never a measurement).
+const HANG: Duration = Duration::from_secs(60);
+
+/// A following reader sees the segments a writer in another thread seals
+/// while it goes on appending: the writer appends and syncs half its lines,
+/// waits until the follower has read them all, then appends and syncs the
+/// rest. The follower reads every line in order, and its `Stop` ends it.
+fn follow_while_writing(storage: impl Fn() -> Arc<dyn Storage>) {
+    const LINES: usize = 2000;
+    let log = Writer::builder()
+        .segment_size(16 << 10)
+        .capacity(4 << 10)
+        .open_storage(storage())
+        .unwrap();
+    let mut tail = Reader::builder()
+        .follow(Duration::from_millis(10))
+        .open_storage(storage())
+        .unwrap();
+    let stop = tail.stopper();
+    let (halfway, seen_half) = mpsc::channel();
+    let writer = std::thread::spawn(move || {
+        for n in 0..LINES {
+            writeln!(log, "line {n} {}", "x".repeat(n % 97)).unwrap();
+            if n % 100 == 99 {
+                log.sync().unwrap();
+            }
+            if n == LINES / 2 - 1 {
+                // The writer stays open until the follower has read these.
+                seen_half
+                    .recv_timeout(HANG)
+                    .expect("the follower read the first half");
+            }
+        }
+        log.close().unwrap();
+        log.stats()
+    });
+    let mut line = String::new();
+    for n in 0..LINES {
+        line.clear();
+        assert!(tail.read_line(&mut line).unwrap() > 0, "EOF at line {n}");
+        assert_eq!(line, format!("line {n} {}\n", "x".repeat(n % 97)));
+        if n == LINES / 2 - 1 {
+            halfway.send(()).unwrap();
+        }
+    }
+    let stats = writer.join().unwrap();
+    assert!(stats.segments_created >= 20, "{stats:?}");
+    stop.stop();
+    line.clear();
+    assert_eq!(tail.read_line(&mut line).unwrap(), 0, "stopped");
+}
+
+#[test]
+fn in_memory_follower_reads_while_a_writer_appends() {
+    let store = Arc::new(InMemory::new());
+    follow_while_writing(|| memory(&store, "follow"));
+}
+
+#[test]
+fn server_follower_reads_while_a_writer_appends() {
+    // The follower with a storage of its own, as another process would.
+    if server("follow").is_some() {
+        follow_while_writing(|| server("follow").unwrap());
+    }
+}
+
+/// A store that holds its first put until the test releases it (then
+/// passes it on, or fails it), and counts puts begun and ended: composed
+/// with `ThrottledStore` below it for the latency of every put.
+#[derive(Debug)]
+struct HeldFirstPut<T> {
+    inner: T,
+    release: Mutex<Option<futures::channel::oneshot::Receiver<()>>>,
+    fail_it: bool,
+    begun: AtomicUsize,
+    ended: AtomicUsize,
+    first_ended: AtomicBool,
+}
+
+impl<T> HeldFirstPut<T> {
+    /// `inner`, and the sender that releases the first put.
+    fn new(inner: T, fail_it: bool) -> (Arc<Self>, futures::channel::oneshot::Sender<()>) {
+        let (release, held) = futures::channel::oneshot::channel();
+        let store = Arc::new(Self {
+            inner,
+            release: Mutex::new(Some(held)),
+            fail_it,
+            begun: AtomicUsize::new(0),
+            ended: AtomicUsize::new(0),
+            first_ended: AtomicBool::new(false),
+        });
+        (store, release)
+    }
+}
+
+impl<T: std::fmt::Display> std::fmt::Display for HeldFirstPut<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HeldFirstPut({})", self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl<T: ObjectStore> ObjectStore for HeldFirstPut<T> {
+    async fn put_opts(
+        &self,
+        location: &object_store::path::Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        let first = self.begun.fetch_add(1, Ordering::SeqCst) == 0;
+        let held = if first {
+            self.release.lock().unwrap().take()
+        } else {
+            None
+        };
+        if let Some(held) = held {
+            held.await.expect("the test releases the first put");
+        }
+        let result = if first && self.fail_it {
+            Err(object_store::Error::Generic {
+                store: "HeldFirstPut",
+                source: "an injected failure".into(),
+            })
+        } else {
+            self.inner.put_opts(location, payload, opts).await
+        };
+        if first {
+            self.first_ended.store(true, Ordering::SeqCst);
+        }
+        self.ended.fetch_add(1, Ordering::SeqCst);
+        result
+    }
+    async fn put_multipart_opts(
+        &self,
+        location: &object_store::path::Path,
+        opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+    async fn get_opts(
+        &self,
+        location: &object_store::path::Path,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+    fn delete_stream(
+        &self,
+        locations: futures::stream::BoxStream<
+            'static,
+            object_store::Result<object_store::path::Path>,
+        >,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::path::Path>> {
+        self.inner.delete_stream(locations)
+    }
+    fn list(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+    async fn copy_opts(
+        &self,
+        from: &object_store::path::Path,
+        to: &object_store::path::Path,
+        options: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+/// `InMemory` with 20 ms on every put, the first one held by the test.
+fn slow_store(fail_first: bool) -> (Arc<HeldFirstPut<ThrottledStore<InMemory>>>, impl FnOnce()) {
+    let config = ThrottleConfig {
+        wait_put_per_call: Duration::from_millis(20),
+        ..ThrottleConfig::default()
+    };
+    let (store, release) =
+        HeldFirstPut::new(ThrottledStore::new(InMemory::new(), config), fail_first);
+    (store, move || release.send(()).unwrap())
+}
+
+const SEGMENT: u64 = 64 << 10;
+
+/// The record `n` of the slow-upload tests: 100 bytes.
+fn record(n: u64) -> Vec<u8> {
+    let mut bytes = format!("{n:>12} ").into_bytes();
+    bytes.resize(99, b'a' + (n % 26) as u8);
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Appends until the first upload has begun (one segment and a little),
+/// then, on another thread, a segment and a half more while it is held,
+/// which must all return: appends never wait for an upload while memory
+/// for another segment remains (the held one and one more may wait; the
+/// next waits behind them, as uploads are stored in order). Returns the
+/// records appended.
+fn append_during_held_upload(
+    log: &Writer,
+    store: &Arc<HeldFirstPut<ThrottledStore<InMemory>>>,
+) -> u64 {
+    let mut n = 0;
+    while store.begun.load(Ordering::SeqCst) == 0 {
+        log.append(&record(n)).unwrap();
+        n += 1;
+    }
+    let (done, finished) = mpsc::channel();
+    let more = 3 * SEGMENT / 200;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in n..n + more {
+                log.append(&record(i)).unwrap();
+            }
+            done.send(()).unwrap();
+        });
+        finished
+            .recv_timeout(HANG)
+            .expect("appends blocked while the first upload was in flight");
+    });
+    assert!(
+        !store.first_ended.load(Ordering::SeqCst),
+        "the first upload is still held"
+    );
+    n + more
+}
+
+/// With 20 ms puts and the first one held: appends go on during it, and a
+/// `sync()` called meanwhile returns only after every upload has ended.
+#[test]
+fn slow_uploads_do_not_block_appends_and_sync_waits_for_them() {
+    let (store, release) = slow_store(false);
+    let storage = || -> Arc<dyn Storage> { Arc::new(Objects::new(store.clone(), "slow").unwrap()) };
+    let log = Writer::builder()
+        .segment_size(SEGMENT)
+        .capacity(16 << 10)
+        .open_storage(storage())
+        .unwrap();
+    let records = append_during_held_upload(&log, &store);
+    std::thread::scope(|s| {
+        let syncing = s.spawn(|| {
+            log.sync().unwrap();
+            // Only after the held upload (and every later one) ended.
+            assert!(store.first_ended.load(Ordering::SeqCst));
+            assert_eq!(
+                store.ended.load(Ordering::SeqCst),
+                store.begun.load(Ordering::SeqCst)
+            );
+        });
+        release();
+        syncing.join().unwrap();
+    });
+    log.close().unwrap();
+    assert!(log.stats().segments_created >= 3, "{:?}", log.stats());
+    let expected: Vec<u8> = (0..records).flat_map(record).collect();
+    assert_eq!(read_all(storage()), expected);
+}
+
+/// The held upload fails: appends went on meanwhile, and the `sync()`
+/// waiting for it returns its error, sticky.
+#[test]
+fn a_slow_upload_that_fails_fails_the_sync_waiting_for_it() {
+    let (store, release) = slow_store(true);
+    let storage =
+        || -> Arc<dyn Storage> { Arc::new(Objects::new(store.clone(), "fails").unwrap()) };
+    let log = Writer::builder()
+        .segment_size(SEGMENT)
+        .capacity(16 << 10)
+        .open_storage(storage())
+        .unwrap();
+    append_during_held_upload(&log, &store);
+    std::thread::scope(|s| {
+        let syncing = s.spawn(|| {
+            let err = log.sync().unwrap_err();
+            assert!(store.first_ended.load(Ordering::SeqCst));
+            assert!(err.to_string().contains("injected"), "{err}");
+        });
+        release();
+        syncing.join().unwrap();
+    });
+    assert!(log.sync().is_err(), "sticky");
+    assert!(log.append(b"more").is_err(), "sticky");
+    assert!(log.close().is_err());
 }

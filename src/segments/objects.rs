@@ -11,9 +11,11 @@ use object_store::{
     GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
 };
 use tokio::runtime::{Handle, Runtime};
+use tokio::task::JoinHandle;
 
 use super::storage::{Entry, SegmentWrite, Storage};
 use super::uploads::Uploads;
+use crate::sync::Mutex;
 
 /// A stream's segments as objects under a prefix of an object store.
 ///
@@ -27,7 +29,8 @@ use super::uploads::Uploads;
 ///   [`PutMode::Create`] (`If-None-Match: *`), so a second writer on the
 ///   same stream fails with `AlreadyExists` instead of overwriting anything.
 /// - **Uploads overlap appends**: a sealed segment is uploaded in the
-///   background while the writer fills the next one; at most
+///   background while the writer fills the next one (uploads are stored
+///   in order, one at a time, so that a crash never leaves a gap); at most
 ///   [`DEFAULT_UPLOADS`](Self::DEFAULT_UPLOADS) sealed segments wait in
 ///   memory (see [`uploads`](Self::uploads)), and when that many are in
 ///   flight the writer's flusher waits (lossless: writers then wait once
@@ -49,6 +52,8 @@ pub struct Objects {
     prefix: Path,
     runtime: Driver,
     uploads: Arc<Uploads>,
+    /// The last upload started: the next one waits for it (see `seal`).
+    last_upload: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
 /// Where the store's futures run.
@@ -95,6 +100,7 @@ impl Objects {
             prefix: Path::from(prefix),
             runtime,
             uploads: Arc::new(Uploads::new(Self::DEFAULT_UPLOADS)),
+            last_upload: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -178,6 +184,7 @@ impl Storage for Objects {
             path: self.path(name),
             data: Vec::new(),
             uploads: self.uploads.clone(),
+            last_upload: self.last_upload.clone(),
             handle: self.runtime.handle().clone(),
         }))
     }
@@ -210,6 +217,7 @@ struct Pending {
     path: Path,
     data: Vec<u8>,
     uploads: Arc<Uploads>,
+    last_upload: Arc<Mutex<Option<JoinHandle<()>>>>,
     handle: Handle,
 }
 
@@ -223,38 +231,57 @@ impl SegmentWrite for Pending {
         Ok(()) // an object exists once uploaded whole: see `seal`
     }
 
+    /// Hands the segment to a background upload. Uploads are stored in
+    /// seal order, each after the one before it has succeeded: a crash (or
+    /// a failure) leaves the stream's first segments stored, never a later
+    /// one without an earlier, which `open` would find a gap. Several
+    /// sealed segments still wait in memory while one is on the wire.
     fn seal(self: Box<Self>) -> io::Result<()> {
         let Pending {
             store,
             path,
             data,
             uploads,
+            last_upload,
             handle,
         } = *self;
         let ticket = uploads.begin()?; // waits while too many are in flight
-        handle.spawn(async move {
-            let options = PutOptions {
-                mode: PutMode::Create,
-                ..PutOptions::default()
+        let mut last = last_upload.lock();
+        let previous = last.take();
+        let task_uploads = uploads.clone();
+        *last = Some(handle.spawn(async move {
+            if let Some(previous) = previous {
+                let _ = previous.await; // its outcome is in `uploads`
+            }
+            let result = match task_uploads.check() {
+                // An earlier segment failed: storing this one would leave a gap.
+                Err(failed) => Err(failed),
+                Ok(()) => put_new(&*store, &path, data).await,
             };
-            let result = store
-                .put_opts(&path, PutPayload::from(data), options)
-                .await
-                .map(drop)
-                .map_err(|e| match e {
-                    object_store::Error::AlreadyExists { .. }
-                    | object_store::Error::Precondition { .. } => io::Error::new(
-                        io::ErrorKind::AlreadyExists,
-                        format!(
-                            "mwsr::segments: {path} exists already: another writer is writing \
-                             this stream (one writer per stream)"
-                        ),
-                    ),
-                    e => io_error(e),
-                });
             ticket.finish(result);
-        });
+        }));
         Ok(())
+    }
+}
+
+/// Stores `data` as the new object `path`, refusing to overwrite one.
+async fn put_new(store: &dyn ObjectStore, path: &Path, data: Vec<u8>) -> io::Result<()> {
+    let options = PutOptions {
+        mode: PutMode::Create,
+        ..PutOptions::default()
+    };
+    match store.put_opts(path, PutPayload::from(data), options).await {
+        Ok(_) => Ok(()),
+        Err(
+            object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. },
+        ) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "mwsr::segments: {path} exists already: another writer is writing this \
+                     stream (one writer per stream)"
+            ),
+        )),
+        Err(e) => Err(io_error(e)),
     }
 }
 
