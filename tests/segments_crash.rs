@@ -21,27 +21,6 @@ const TEST: &str = "synced_appends_survive_sigkill";
 const ROUNDS: u32 = 24;
 const THREADS: u32 = 4;
 
-/// Thread `t`'s `seq`-th line in round `round`: its id, the length of its
-/// filler, and the filler (up to a few KiB, so that lines straddle the
-/// buffer's batches and a kill can tear one).
-fn line(round: u32, t: u32, seq: u64) -> String {
-    let len = (seq as usize * 7919 + t as usize * 104_729) % 3000;
-    let fill = char::from(b'a' + (seq % 26) as u8);
-    format!("{round} {t} {seq} {len} {}\n", fill.to_string().repeat(len))
-}
-
-/// The id of a whole line, or `None` for a fragment a kill tore.
-fn parse(text: &str) -> Option<(u32, u32, u64)> {
-    let mut fields = text.splitn(5, ' ');
-    let mut next = || fields.next();
-    let (round, t, seq) = (
-        next()?.parse().ok()?,
-        next()?.parse().ok()?,
-        next()?.parse().ok()?,
-    );
-    (format!("{text}\n") == line(round, t, seq)).then_some((round, t, seq))
-}
-
 #[test]
 fn synced_appends_survive_sigkill() {
     if let Ok(spec) = std::env::var(CHILD) {
@@ -67,7 +46,7 @@ fn synced_appends_survive_sigkill() {
     let mut found: HashMap<(u32, u32), u64> = HashMap::new();
     let mut torn = 0;
     for l in text.split('\n').filter(|l| !l.is_empty()) {
-        let Some((round, t, seq)) = parse(l) else {
+        let Some((round, t, seq)) = crash::parse_line(l) else {
             torn += 1; // an append a kill cut short: never acknowledged
             continue;
         };
@@ -111,7 +90,7 @@ fn child(round: u32, dir: &Path) -> ! {
             s.spawn(move || {
                 let start = std::time::Instant::now();
                 for seq in 0.. {
-                    log.append(line(round, t, seq).as_bytes()).unwrap();
+                    log.append(crash::line(round, t, seq).as_bytes()).unwrap();
                     log.sync().unwrap();
                     // Printed only once durable: the parent's ground truth.
                     println!("ack {round} {t} {seq}");

@@ -49,27 +49,6 @@ fn server(prefix: &str) -> Option<Arc<dyn Storage>> {
     Some(Arc::new(storage))
 }
 
-/// Thread `t`'s `seq`-th line in round `round`: its id, the length of its
-/// filler, and the filler (up to a few KiB, so that lines straddle the
-/// buffer's batches).
-fn line(round: u32, t: u32, seq: u64) -> String {
-    let len = (seq as usize * 7919 + t as usize * 104_729) % 3000;
-    let fill = char::from(b'a' + (seq % 26) as u8);
-    format!("{round} {t} {seq} {len} {}\n", fill.to_string().repeat(len))
-}
-
-/// The id of a whole line.
-fn parse(text: &str) -> Option<(u32, u32, u64)> {
-    let mut fields = text.splitn(5, ' ');
-    let mut next = || fields.next();
-    let (round, t, seq) = (
-        next()?.parse().ok()?,
-        next()?.parse().ok()?,
-        next()?.parse().ok()?,
-    );
-    (format!("{text}\n") == line(round, t, seq)).then_some((round, t, seq))
-}
-
 #[test]
 fn server_synced_appends_survive_sigkill() {
     if let Ok(spec) = std::env::var(CHILD) {
@@ -111,7 +90,8 @@ fn server_synced_appends_survive_sigkill() {
         .unwrap();
     let mut found: HashMap<(u32, u32), u64> = HashMap::new();
     for l in text.split('\n').filter(|l| !l.is_empty()) {
-        let (round, t, seq) = parse(l).unwrap_or_else(|| panic!("a torn line: {l:.60}"));
+        let (round, t, seq) =
+            crash::parse_line(l).unwrap_or_else(|| panic!("a torn line: {l:.60}"));
         let next = found.entry((round, t)).or_default();
         assert_eq!(
             seq, *next,
@@ -147,7 +127,7 @@ fn child(round: u32, prefix: &str) -> ! {
             s.spawn(move || {
                 let start = std::time::Instant::now();
                 for seq in 0.. {
-                    log.append(line(round, t, seq).as_bytes()).unwrap();
+                    log.append(crash::line(round, t, seq).as_bytes()).unwrap();
                     log.sync().unwrap();
                     // Printed only once durable: the parent's ground truth.
                     println!("ack {round} {t} {seq}");

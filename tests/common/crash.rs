@@ -60,3 +60,25 @@ pub fn run_and_kill(test: &str, env: &str, value: &str) -> Killed {
 pub fn ready(details: &str) {
     println!("\nready {details}");
 }
+
+/// Thread `t`'s `seq`-th line in round `round`, for a crash test's child to
+/// append: its id, the length of its filler, and the filler (up to a few
+/// KiB, so that lines straddle a buffer's batches and a kill can tear one).
+pub fn line(round: u32, t: u32, seq: u64) -> String {
+    let len = (seq as usize * 7919 + t as usize * 104_729) % 3000;
+    let fill = char::from(b'a' + (seq % 26) as u8);
+    format!("{round} {t} {seq} {len} {}\n", fill.to_string().repeat(len))
+}
+
+/// The id of a whole [`line`] (without its newline), or `None` for a
+/// fragment a kill tore.
+pub fn parse_line(text: &str) -> Option<(u32, u32, u64)> {
+    let mut fields = text.splitn(5, ' ');
+    let mut next = || fields.next();
+    let (round, t, seq) = (
+        next()?.parse().ok()?,
+        next()?.parse().ok()?,
+        next()?.parse().ok()?,
+    );
+    (format!("{text}\n") == line(round, t, seq)).then_some((round, t, seq))
+}
