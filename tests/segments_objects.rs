@@ -5,11 +5,15 @@
 //! variables). Without them the server tests say so and pass.
 #![cfg(feature = "s3")]
 
+mod common;
+
 use std::io::{BufRead, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+use common::HANG;
+use common::task::spawn;
 use mwsr::segments::{Objects, Reader, Storage, Writer};
 use object_store::memory::InMemory;
 use object_store::throttle::{ThrottleConfig, ThrottledStore};
@@ -214,35 +218,56 @@ fn server_more_than_1000_segments_paginate() {
     }
 }
 
-/// A store whose `fail_from`-th put and all after it fail.
+/// An `ObjectStore` that passes everything to `inner`, its puts through
+/// `gate` first: the test doubles below are gates.
 #[derive(Debug)]
-struct FailingPuts {
-    inner: InMemory,
+struct Gated<G, T> {
+    gate: G,
+    inner: T,
+    /// Puts begun: the next one's number.
     puts: AtomicUsize,
-    fail_from: usize,
 }
 
-impl std::fmt::Display for FailingPuts {
+impl<G, T> Gated<G, T> {
+    fn new(gate: G, inner: T) -> Arc<Self> {
+        Arc::new(Self {
+            gate,
+            inner,
+            puts: AtomicUsize::new(0),
+        })
+    }
+}
+
+/// What a [`Gated`] store does around each put.
+#[async_trait::async_trait]
+trait PutGate: std::fmt::Debug + Send + Sync + 'static {
+    /// Before put number `n` (from 0): an error fails it, storing nothing.
+    async fn before_put(&self, n: usize) -> object_store::Result<()>;
+    /// After it, stored or failed.
+    fn after_put(&self, _n: usize) {}
+}
+
+impl<G, T: std::fmt::Display> std::fmt::Display for Gated<G, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FailingPuts({})", self.inner)
+        write!(f, "Gated({})", self.inner)
     }
 }
 
 #[async_trait::async_trait]
-impl ObjectStore for FailingPuts {
+impl<G: PutGate, T: ObjectStore> ObjectStore for Gated<G, T> {
     async fn put_opts(
         &self,
         location: &object_store::path::Path,
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
-        if self.puts.fetch_add(1, Ordering::Relaxed) + 1 >= self.fail_from {
-            return Err(object_store::Error::Generic {
-                store: "FailingPuts",
-                source: "an injected failure".into(),
-            });
-        }
-        self.inner.put_opts(location, payload, opts).await
+        let n = self.puts.fetch_add(1, Ordering::SeqCst);
+        let result = match self.gate.before_put(n).await {
+            Ok(()) => self.inner.put_opts(location, payload, opts).await,
+            Err(e) => Err(e),
+        };
+        self.gate.after_put(n);
+        result
     }
     async fn put_multipart_opts(
         &self,
@@ -289,15 +314,33 @@ impl ObjectStore for FailingPuts {
     }
 }
 
+/// An injected failure, as a store reports one.
+fn injected() -> object_store::Error {
+    object_store::Error::Generic {
+        store: "Gated",
+        source: "an injected failure".into(),
+    }
+}
+
+/// Fails the `n`-th put (from 1) and all after it.
+#[derive(Debug)]
+struct FailFrom(usize);
+
+#[async_trait::async_trait]
+impl PutGate for FailFrom {
+    async fn before_put(&self, n: usize) -> object_store::Result<()> {
+        match n + 1 >= self.0 {
+            true => Err(injected()),
+            false => Ok(()),
+        }
+    }
+}
+
 /// A persistent upload failure is sticky, and what `sync()` acknowledged
 /// before it stays readable.
 #[test]
 fn a_failed_upload_is_sticky_and_loses_nothing_acknowledged() {
-    let store = Arc::new(FailingPuts {
-        inner: InMemory::new(),
-        puts: AtomicUsize::new(0),
-        fail_from: 4,
-    });
+    let store = Gated::new(FailFrom(4), InMemory::new());
     let storage = || -> Arc<dyn Storage> { Arc::new(Objects::new(store.clone(), "f").unwrap()) };
     let log = Writer::builder().open_storage(storage()).unwrap();
     let mut acknowledged = Vec::new();
@@ -328,10 +371,6 @@ impl LinesCount for Vec<u8> {
         self.iter().filter(|&&b| b == b'\n').count()
     }
 }
-
-/// Generous bound for waits that only time out when the code under test
-/// hangs (never a measurement).
-const HANG: Duration = Duration::from_secs(60);
 
 /// A following reader sees the segments a writer in another thread seals
 /// while it goes on appending: the writer appends and syncs half its lines,
@@ -396,125 +435,59 @@ fn server_follower_reads_while_a_writer_appends() {
     }
 }
 
-/// A store that holds its first put until the test releases it (then
-/// passes it on, or fails it), and counts puts begun and ended: composed
-/// with `ThrottledStore` below it for the latency of every put.
+/// Holds the first put until the test releases it (then passes it on, or
+/// fails it), and counts puts ended: over `ThrottledStore` for the latency
+/// of every put.
 #[derive(Debug)]
-struct HeldFirstPut<T> {
-    inner: T,
+struct HoldFirst {
     release: Mutex<Option<futures::channel::oneshot::Receiver<()>>>,
     fail_it: bool,
-    begun: AtomicUsize,
     ended: AtomicUsize,
     first_ended: AtomicBool,
 }
 
-impl<T> HeldFirstPut<T> {
-    /// `inner`, and the sender that releases the first put.
-    fn new(inner: T, fail_it: bool) -> (Arc<Self>, futures::channel::oneshot::Sender<()>) {
-        let (release, held) = futures::channel::oneshot::channel();
-        let store = Arc::new(Self {
-            inner,
-            release: Mutex::new(Some(held)),
-            fail_it,
-            begun: AtomicUsize::new(0),
-            ended: AtomicUsize::new(0),
-            first_ended: AtomicBool::new(false),
-        });
-        (store, release)
-    }
-}
-
-impl<T: std::fmt::Display> std::fmt::Display for HeldFirstPut<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HeldFirstPut({})", self.inner)
-    }
-}
+type SlowStore = Gated<HoldFirst, ThrottledStore<InMemory>>;
 
 #[async_trait::async_trait]
-impl<T: ObjectStore> ObjectStore for HeldFirstPut<T> {
-    async fn put_opts(
-        &self,
-        location: &object_store::path::Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        let first = self.begun.fetch_add(1, Ordering::SeqCst) == 0;
-        let held = if first {
-            self.release.lock().unwrap().take()
-        } else {
-            None
-        };
-        if let Some(held) = held {
-            held.await.expect("the test releases the first put");
+impl PutGate for HoldFirst {
+    async fn before_put(&self, n: usize) -> object_store::Result<()> {
+        if n > 0 {
+            return Ok(());
         }
-        let result = if first && self.fail_it {
-            Err(object_store::Error::Generic {
-                store: "HeldFirstPut",
-                source: "an injected failure".into(),
-            })
-        } else {
-            self.inner.put_opts(location, payload, opts).await
-        };
-        if first {
+        let held = self.release.lock().unwrap().take();
+        held.expect("the first put")
+            .await
+            .expect("the test releases the first put");
+        match self.fail_it {
+            true => Err(injected()),
+            false => Ok(()),
+        }
+    }
+
+    fn after_put(&self, n: usize) {
+        if n == 0 {
             self.first_ended.store(true, Ordering::SeqCst);
         }
         self.ended.fetch_add(1, Ordering::SeqCst);
-        result
-    }
-    async fn put_multipart_opts(
-        &self,
-        location: &object_store::path::Path,
-        opts: object_store::PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
-    }
-    async fn get_opts(
-        &self,
-        location: &object_store::path::Path,
-        options: object_store::GetOptions,
-    ) -> object_store::Result<object_store::GetResult> {
-        self.inner.get_opts(location, options).await
-    }
-    fn delete_stream(
-        &self,
-        locations: futures::stream::BoxStream<
-            'static,
-            object_store::Result<object_store::path::Path>,
-        >,
-    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::path::Path>> {
-        self.inner.delete_stream(locations)
-    }
-    fn list(
-        &self,
-        prefix: Option<&object_store::path::Path>,
-    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-    async fn list_with_delimiter(
-        &self,
-        prefix: Option<&object_store::path::Path>,
-    ) -> object_store::Result<object_store::ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-    async fn copy_opts(
-        &self,
-        from: &object_store::path::Path,
-        to: &object_store::path::Path,
-        options: object_store::CopyOptions,
-    ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
     }
 }
 
 /// `InMemory` with 20 ms on every put, the first one held by the test.
-fn slow_store(fail_first: bool) -> (Arc<HeldFirstPut<ThrottledStore<InMemory>>>, impl FnOnce()) {
+fn slow_store(fail_first: bool) -> (Arc<SlowStore>, impl FnOnce()) {
     let config = ThrottleConfig {
         wait_put_per_call: Duration::from_millis(20),
         ..ThrottleConfig::default()
     };
-    let (store, release) =
-        HeldFirstPut::new(ThrottledStore::new(InMemory::new(), config), fail_first);
+    let (release, held) = futures::channel::oneshot::channel();
+    let store = Gated::new(
+        HoldFirst {
+            release: Mutex::new(Some(held)),
+            fail_it: fail_first,
+            ended: AtomicUsize::new(0),
+            first_ended: AtomicBool::new(false),
+        },
+        ThrottledStore::new(InMemory::new(), config),
+    );
     (store, move || release.send(()).unwrap())
 }
 
@@ -534,30 +507,22 @@ fn record(n: u64) -> Vec<u8> {
 /// for another segment remains (the held one and one more may wait; the
 /// next waits behind them, as uploads are stored in order). Returns the
 /// records appended.
-fn append_during_held_upload(
-    log: &Writer,
-    store: &Arc<HeldFirstPut<ThrottledStore<InMemory>>>,
-) -> u64 {
+fn append_during_held_upload(log: &Writer, store: &Arc<SlowStore>) -> u64 {
     let mut n = 0;
-    while store.begun.load(Ordering::SeqCst) == 0 {
+    while store.puts.load(Ordering::SeqCst) == 0 {
         log.append(&record(n)).unwrap();
         n += 1;
     }
-    let (done, finished) = mpsc::channel();
     let more = 3 * SEGMENT / 200;
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            for i in n..n + more {
-                log.append(&record(i)).unwrap();
-            }
-            done.send(()).unwrap();
-        });
-        finished
-            .recv_timeout(HANG)
-            .expect("appends blocked while the first upload was in flight");
-    });
+    let appending = log.clone();
+    spawn(move || {
+        for i in n..n + more {
+            appending.append(&record(i)).unwrap();
+        }
+    })
+    .join(); // fails if the appends block while the first upload is held
     assert!(
-        !store.first_ended.load(Ordering::SeqCst),
+        !store.gate.first_ended.load(Ordering::SeqCst),
         "the first upload is still held"
     );
     n + more
@@ -575,19 +540,18 @@ fn slow_uploads_do_not_block_appends_and_sync_waits_for_them() {
         .open_storage(storage())
         .unwrap();
     let records = append_during_held_upload(&log, &store);
-    std::thread::scope(|s| {
-        let syncing = s.spawn(|| {
-            log.sync().unwrap();
-            // Only after the held upload (and every later one) ended.
-            assert!(store.first_ended.load(Ordering::SeqCst));
-            assert_eq!(
-                store.ended.load(Ordering::SeqCst),
-                store.begun.load(Ordering::SeqCst)
-            );
-        });
-        release();
-        syncing.join().unwrap();
+    let (syncing, held) = (log.clone(), store.clone());
+    let synced = spawn(move || {
+        syncing.sync().unwrap();
+        // Only after the held upload (and every later one) ended.
+        assert!(held.gate.first_ended.load(Ordering::SeqCst));
+        assert_eq!(
+            held.gate.ended.load(Ordering::SeqCst),
+            held.puts.load(Ordering::SeqCst)
+        );
     });
+    release();
+    synced.join();
     log.close().unwrap();
     assert!(log.stats().segments_created >= 3, "{:?}", log.stats());
     let expected: Vec<u8> = (0..records).flat_map(record).collect();
@@ -607,15 +571,14 @@ fn a_slow_upload_that_fails_fails_the_sync_waiting_for_it() {
         .open_storage(storage())
         .unwrap();
     append_during_held_upload(&log, &store);
-    std::thread::scope(|s| {
-        let syncing = s.spawn(|| {
-            let err = log.sync().unwrap_err();
-            assert!(store.first_ended.load(Ordering::SeqCst));
-            assert!(err.to_string().contains("injected"), "{err}");
-        });
-        release();
-        syncing.join().unwrap();
+    let (syncing, held) = (log.clone(), store.clone());
+    let synced = spawn(move || {
+        let err = syncing.sync().unwrap_err();
+        assert!(held.gate.first_ended.load(Ordering::SeqCst));
+        assert!(err.to_string().contains("injected"), "{err}");
     });
+    release();
+    synced.join();
     assert!(log.sync().is_err(), "sticky");
     assert!(log.append(b"more").is_err(), "sticky");
     assert!(log.close().is_err());

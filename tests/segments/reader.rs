@@ -6,7 +6,6 @@ use std::io::{self, BufRead, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use mwsr::segments::{Dir, Entry, Naming, Reader, SegmentWrite, Stop, Storage, Wr
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 
-use crate::common::HANG;
+use crate::common::task::spawn;
 
 /// `len` random bytes: no period, so a read from a wrong offset shows.
 fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
@@ -80,20 +79,6 @@ fn assert_error<T: std::fmt::Debug>(result: io::Result<T>, kind: io::ErrorKind, 
         err.to_string().contains(text),
         "{err:?} does not say {text:?}"
     );
-}
-
-/// Runs `f` on a thread whose result `join` awaits with the [`HANG`] bound.
-fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> mpsc::Receiver<T> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx
-}
-
-fn join<T>(task: mpsc::Receiver<T>) -> T {
-    task.recv_timeout(HANG)
-        .unwrap_or_else(|_| panic!("the thread panicked or was still blocked after {HANG:?}"))
 }
 
 /// A `Dir` that counts listings and ranged reads, and fails them on demand.
@@ -420,15 +405,15 @@ fn follow_mode_receives_data_appended_later_by_another_thread() {
         log.close().unwrap();
         log.stats().segments_created
     });
-    assert!(join(writer) > 10);
-    let (out, mut tail) = join(follower).unwrap();
+    assert!(writer.join() > 10);
+    let (out, mut tail) = follower.join().unwrap();
     assert!(out == data, "the follower read other bytes");
 
     // At the end it waits, until stopped.
     let waiting = spawn(move || (tail.read(&mut [0; 16]), tail));
     thread::sleep(Duration::from_millis(20)); // most likely waiting by now
     stop.stop();
-    let (read, mut tail) = join(waiting);
+    let (read, mut tail) = waiting.join();
     assert_eq!(read.unwrap(), 0);
     assert_eq!(tail.read(&mut [0; 16]).unwrap(), 0);
     assert_eq!(tail.position(), len as u64);
@@ -456,7 +441,7 @@ fn stop_wakes_a_waiting_follower_and_later_reads_end_too() {
     });
     thread::sleep(Duration::from_millis(20));
     stop.stop();
-    let (end, out, mut tail) = join(follower);
+    let (end, out, mut tail) = follower.join();
     end.unwrap();
     assert!(b"before".starts_with(&out), "{out:?}");
     assert!(stop.is_stopped());
@@ -494,7 +479,7 @@ fn a_stop_before_the_read_ends_it_at_once_and_one_stop_serves_several_readers() 
     thread::sleep(Duration::from_millis(20));
     stop.stop();
     for follower in followers {
-        let out = join(follower).unwrap();
+        let out = follower.join().unwrap();
         assert!(b"data".starts_with(&out), "{out:?}");
     }
     // Stopped before it read anything: nothing.
@@ -798,7 +783,7 @@ fn a_stop_ends_timed_and_untimed_waits() {
     };
     thread::sleep(Duration::from_millis(20));
     stop.stop();
-    assert!(join(waiter), "stopped");
+    assert!(waiter.join(), "stopped");
     assert!(format!("{stop:?}").contains("stopped: true"));
 }
 
