@@ -27,7 +27,7 @@ use std::io::Read;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use mwsr::segments::{Objects, Reader, Writer};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
@@ -55,6 +55,33 @@ impl Server {
             .unwrap();
         objects.sort_by(|a, b| a.location.cmp(&b.location));
         objects
+    }
+
+    /// MB/s of `n` create-only PUTs of one segment each, `at_once` at a
+    /// time (then deleted): what the server can take, without appends.
+    fn put_rate(&self, n: usize, at_once: usize) -> f64 {
+        let prefix = format!("s3bench-{}-ceiling-{at_once}", std::process::id());
+        let payload = PutPayload::from(vec![b'c'; SEGMENT]); // cloned cheaply
+        let start = Instant::now();
+        self.runtime
+            .block_on(
+                futures::stream::iter(0..n)
+                    .map(|i| {
+                        let path = Path::from(format!("{prefix}/{i:020}.seg"));
+                        let options = PutOptions {
+                            mode: PutMode::Create,
+                            ..PutOptions::default()
+                        };
+                        let payload = payload.clone();
+                        async move { self.store.put_opts(&path, payload, options).await }
+                    })
+                    .buffer_unordered(at_once)
+                    .try_collect::<Vec<_>>(),
+            )
+            .expect("put");
+        let rate = (n * SEGMENT) as f64 / 1e6 / start.elapsed().as_secs_f64();
+        assert_eq!(self.delete_all(&prefix), n);
+        rate
     }
 
     fn delete_all(&self, prefix: &str) -> usize {
@@ -290,6 +317,20 @@ fn main() {
             objects.len()
         );
     }
+    // The server's ceiling, for reading the ratio: uploads alone, one
+    // on the wire at a time (as both writers upload) and two at once.
+    let n = (bytes as usize).div_ceil(SEGMENT);
+    let (mut one, mut two) = (vec![], vec![]);
+    for _ in 0..reps.min(3) {
+        one.push(server.put_rate(n, 1));
+        two.push(server.put_rate(n, 2));
+    }
+    let (one, two) = (median(&mut one), median(&mut two));
+    println!(
+        "server alone: {n} PUTs of {} MiB, one at a time {one:.1} MB/s, two at once {two:.1} MB/s ({:.2}x)",
+        SEGMENT >> 20,
+        two / one
+    );
     let (lo, hi) = ratios
         .iter()
         .fold((f64::MAX, 0f64), |(l, h), &r| (l.min(r), h.max(r)));
