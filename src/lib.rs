@@ -310,6 +310,7 @@ mod error;
 mod front;
 mod fsync;
 mod io_write;
+pub mod mirror;
 pub mod pipe;
 pub mod record;
 mod scratch;

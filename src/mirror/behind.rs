@@ -1,0 +1,160 @@
+//! [`Behind`]: a write-behind member's queue, an [`AsyncBuffer`] of framed
+//! writes whose flusher thread applies them to the member, so that a slow
+//! member never slows the writers or another member.
+
+use std::convert::Infallible;
+use std::io;
+
+use super::Reporter;
+use super::slot::{Core, Op};
+use crate::sync::Arc;
+use crate::{AsyncBuffer, Sink};
+
+/// A queued write's header: generation, length, offset (little-endian).
+const HEADER: usize = 4 + 4 + 8;
+
+pub(super) struct Behind {
+    buffer: AsyncBuffer<u8, Apply>,
+    /// The longest piece a write is queued in: one fits a half of the
+    /// buffer, so it is never handed to the member from a writer's thread.
+    piece: usize,
+}
+
+impl Behind {
+    /// A queue of `capacity` bytes per half for `core`'s member.
+    pub(super) fn new(
+        core: Arc<Core>,
+        capacity: usize,
+        reporter: Arc<Reporter>,
+    ) -> io::Result<Self> {
+        let index = core.index;
+        let buffer = AsyncBuffer::builder()
+            .capacity(capacity)
+            .thread_name(format!("mwsr-mirror-{index}"))
+            .build(Apply {
+                core,
+                reporter,
+                run: Vec::new(),
+            })?;
+        Ok(Self {
+            buffer,
+            piece: (capacity / 2).max(1),
+        })
+    }
+
+    /// Queues `buf` for `offset`, in pieces, each counted against the lag
+    /// bound: waiting there, or (unless `wait`) returning `Ok(false)`
+    /// without queuing anything more.
+    pub(super) fn enqueue(
+        &self,
+        lag: &super::slot::Lag,
+        generation: u32,
+        buf: &[u8],
+        offset: u64,
+        wait: bool,
+    ) -> io::Result<bool> {
+        for (i, piece) in buf.chunks(self.piece).enumerate() {
+            if !lag.reserve(piece.len() as u64, wait) {
+                return Ok(false);
+            }
+            let at = offset + (i * self.piece) as u64;
+            let mut header = [0; HEADER];
+            header[..4].copy_from_slice(&generation.to_le_bytes());
+            header[4..8].copy_from_slice(&(piece.len() as u32).to_le_bytes());
+            header[8..].copy_from_slice(&at.to_le_bytes());
+            if let Err(e) = self.buffer.write_v(&[&header[..], piece]) {
+                lag.release(piece.len() as u64, 1);
+                return Err(io::Error::other(format!(
+                    "mwsr::mirror: write-behind queue: {e}"
+                )));
+            }
+        }
+        Ok(true)
+    }
+
+    /// Returns once everything queued before has been applied (or skipped).
+    pub(super) fn drain(&self) -> io::Result<()> {
+        self.buffer
+            .flush()
+            .map_err(|e| io::Error::other(format!("mwsr::mirror: write-behind queue: {e}")))
+    }
+
+    /// Applies what is queued and stops the flusher thread.
+    pub(super) fn close(&self) -> io::Result<()> {
+        self.buffer
+            .close()
+            .map_err(|e| io::Error::other(format!("mwsr::mirror: write-behind queue: {e}")))
+    }
+}
+
+/// The flusher's sink: applies a batch of queued writes to the member,
+/// adjacent ones as one write. Never fails: a member's error fails the
+/// member (the rest is skipped, and released from the lag bound).
+struct Apply {
+    core: Arc<Core>,
+    reporter: Arc<Reporter>,
+    /// Adjacent writes gathered into one.
+    run: Vec<u8>,
+}
+
+impl Apply {
+    /// Writes the gathered run at `at`; `false` if the member failed.
+    fn write_run(&mut self, at: u64) -> bool {
+        if self.run.is_empty() {
+            return true;
+        }
+        let result = self.core.write(&self.run, at);
+        self.run.clear();
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                self.reporter.report(self.core.fail(Op::Write, at, e));
+                false
+            }
+        }
+    }
+}
+
+impl Sink<u8> for Apply {
+    type Error = Infallible;
+
+    fn consume(&mut self, mut batch: &[u8]) -> Result<(), Infallible> {
+        // Writes queued in an older generation predate a resync's copy:
+        // skipped (a resync drains the queue before it copies, so no batch
+        // it has to skip is still being applied while it copies).
+        let (health, generation) = self.core.status();
+        let mut alive = !matches!(health, super::Health::Failed { .. });
+        let (mut bytes, mut writes) = (0, 0);
+        let mut run_at = 0;
+        while batch.len() >= HEADER {
+            let piece_generation = u32::from_le_bytes(batch[..4].try_into().unwrap());
+            let len = u32::from_le_bytes(batch[4..8].try_into().unwrap()) as usize;
+            let at = u64::from_le_bytes(batch[8..HEADER].try_into().unwrap());
+            let data = &batch[HEADER..HEADER + len];
+            batch = &batch[HEADER + len..];
+            bytes += len as u64;
+            writes += 1;
+            if !alive || piece_generation != generation {
+                continue;
+            }
+            if !self.run.is_empty() && run_at + self.run.len() as u64 != at {
+                alive = self.write_run(run_at);
+            }
+            if self.run.is_empty() {
+                run_at = at;
+            }
+            if alive {
+                self.run.extend_from_slice(data);
+            }
+        }
+        debug_assert!(batch.is_empty(), "a queued write is cut");
+        if alive {
+            self.write_run(run_at);
+        }
+        self.run.clear();
+        if let Some(lag) = &self.core.lag {
+            lag.release(bytes, writes);
+        }
+        Ok(())
+    }
+}
