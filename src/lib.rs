@@ -61,12 +61,14 @@
 //!   # Ok::<(), Box<dyn std::error::Error>>(())
 //!   ```
 //!
-//! Three companion modules build on the same idea, many writers and one
+//! Four companion modules build on the same idea, many writers and one
 //! reader: [`record`] (the LevelDB log format, and a group-commit
 //! write-ahead log), [`pipe`] (writers write at any offset, one reader
-//! reads in order, within a bounded window) and [`segments`] (an
+//! reads in order, within a bounded window), [`segments`] (an
 //! append-only stream in rotating, retained segment files, read back in
-//! order from any offset).
+//! order from any offset) and [`mirror`] (many files used as one: every
+//! write goes to all of them, slow ones written behind by a flusher thread
+//! each, reads come from the fast one).
 //!
 //! Sinks: any `FnMut(&[T]) -> Result<(), E>` closure, a type implementing
 //! [`Sink`], or a [`WriteSink`] around any `io::Write` (optionally flushing

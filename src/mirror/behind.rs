@@ -74,9 +74,13 @@ impl Behind {
 
     /// Returns once everything queued before has been applied (or skipped).
     pub(super) fn drain(&self) -> io::Result<()> {
-        self.buffer
-            .flush()
-            .map_err(|e| io::Error::other(format!("mwsr::mirror: write-behind queue: {e}")))
+        match self.buffer.flush() {
+            // Closed: everything was applied at the close.
+            Ok(()) | Err(crate::Error::Closed) => Ok(()),
+            Err(e) => Err(io::Error::other(format!(
+                "mwsr::mirror: write-behind queue: {e}"
+            ))),
+        }
     }
 
     /// Applies what is queued and stops the flusher thread.

@@ -12,7 +12,8 @@ use crate::sync::{Arc, Mutex};
 pub enum Policy {
     /// Every member counts: a member's error fails the write (as Go's
     /// `io.MultiWriter`) and, the member then being failed, every later
-    /// write too, until a resync.
+    /// write too, until a resync has brought it back (writes fail while it
+    /// runs: the member does not hold everything yet).
     FailFast,
     /// A failed member is marked failed and left out; writes go on while at
     /// least `min_healthy` members are healthy, and fail (naming the

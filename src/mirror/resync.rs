@@ -46,18 +46,24 @@ impl Mirror {
             if *closed {
                 return Err(closed_error());
             }
+            if self.source(target).is_none() {
+                return Err(invalid(format!(
+                    "mwsr::mirror: no other healthy member to resync member {i} from"
+                )));
+            }
             if let Some(member) = member {
                 target.core.replace(member);
             }
             // From here every write reaches it, in the new generation.
             target.core.begin_resync();
         }
-        if let Some(behind) = &target.behind {
+        let copied = match &target.behind {
             // Nothing queued in the old generation is applied after this.
-            behind.drain()?;
+            Some(behind) => behind.drain().map_err(|e| (0, e)),
+            None => Ok(()),
         }
-        let result = self.copy_into(target);
-        match result {
+        .and_then(|()| self.copy_into(target));
+        match copied {
             Ok(()) if target.core.end_resync() => Ok(()),
             Ok(()) => Err(io::Error::other(format!(
                 "mwsr::mirror: member {i} failed during its resync: {:?}",
