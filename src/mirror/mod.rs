@@ -198,13 +198,18 @@ impl Mirror {
         if *closed {
             return Err(closed_error());
         }
-        let statuses: Vec<_> = self.slots.iter().map(|s| s.core.status()).collect();
-        let healthy = statuses.iter().filter(|(h, _)| h.is_healthy()).count();
+        // Refused before anything is written if the policy cannot be met.
+        let healthy = self
+            .slots
+            .iter()
+            .filter(|s| s.core.status().0.is_healthy())
+            .count();
         if healthy < self.required() {
             return Err(self.not_enough(buf.len(), offset, healthy));
         }
         let mut holders = 0;
-        for (slot, (health, generation)) in self.slots.iter().zip(statuses) {
+        for slot in &self.slots {
+            let (health, generation) = slot.core.status();
             if matches!(health, Health::Failed { .. }) {
                 continue;
             }
