@@ -35,6 +35,7 @@ impl Behind {
                 core,
                 reporter,
                 run: Vec::new(),
+                starts: Vec::new(),
             })?;
         Ok(Self {
             buffer,
@@ -42,9 +43,11 @@ impl Behind {
         })
     }
 
-    /// Queues `buf` for `offset`, in pieces, each counted against the lag
-    /// bound: waiting there, or (unless `wait`) returning `Ok(false)`
-    /// without queuing anything more.
+    /// Queues `buf` for `offset`, in pieces, counted against the lag bound
+    /// at once: waiting there, or (unless `wait`) returning `Ok(false)`
+    /// with nothing queued. Within the bound the queue has room (its
+    /// halves are as large as the bound), so only a write larger than the
+    /// bound can wait for the flusher here.
     pub(super) fn enqueue(
         &self,
         lag: &super::slot::Lag,
@@ -53,17 +56,22 @@ impl Behind {
         offset: u64,
         wait: bool,
     ) -> io::Result<bool> {
+        let pieces = buf.len().div_ceil(self.piece) as u64;
+        let bytes = buf.len() as u64 + pieces * HEADER as u64;
+        if !lag.reserve(bytes, pieces, wait) {
+            return Ok(false);
+        }
         for (i, piece) in buf.chunks(self.piece).enumerate() {
-            if !lag.reserve(piece.len() as u64, wait) {
-                return Ok(false);
-            }
             let at = offset + (i * self.piece) as u64;
             let mut header = [0; HEADER];
             header[..4].copy_from_slice(&generation.to_le_bytes());
             header[4..8].copy_from_slice(&(piece.len() as u32).to_le_bytes());
             header[8..].copy_from_slice(&at.to_le_bytes());
             if let Err(e) = self.buffer.write_v(&[&header[..], piece]) {
-                lag.release(piece.len() as u64, 1);
+                // What is not queued is not owed.
+                let rest = buf.len() - i * self.piece;
+                let left = pieces - i as u64;
+                lag.release(rest as u64 + left * HEADER as u64, left);
                 return Err(io::Error::other(format!(
                     "mwsr::mirror: write-behind queue: {e}"
                 )));
@@ -97,8 +105,10 @@ impl Behind {
 struct Apply {
     core: Arc<Core>,
     reporter: Arc<Reporter>,
-    /// Adjacent writes gathered into one.
+    /// Adjacent writes gathered into one, and where each begins in it
+    /// (to report the first one a failed write missed).
     run: Vec<u8>,
+    starts: Vec<usize>,
 }
 
 impl Apply {
@@ -107,15 +117,26 @@ impl Apply {
         if self.run.is_empty() {
             return true;
         }
-        let result = self.core.write(&self.run, at);
+        let result = self.core.write_counted(&self.run, at);
         self.run.clear();
-        match result {
+        let starts = std::mem::take(&mut self.starts);
+        let alive = match result {
             Ok(()) => true,
-            Err(e) => {
-                self.reporter.report(self.core.fail(Op::Write, at, e));
+            Err((done, e)) => {
+                // The first write of the run that did not reach it whole.
+                let missed = starts
+                    .iter()
+                    .zip(starts.iter().skip(1).chain(std::iter::once(&usize::MAX)))
+                    .find(|&(_, &end)| end as u64 > done)
+                    .map_or(0, |(&start, _)| start);
+                let failure = self.core.fail(Op::Write, at + missed as u64, e);
+                self.reporter.report(failure);
                 false
             }
-        }
+        };
+        self.starts = starts;
+        self.starts.clear();
+        alive
     }
 }
 
@@ -136,7 +157,7 @@ impl Sink<u8> for Apply {
             let at = u64::from_le_bytes(batch[8..HEADER].try_into().unwrap());
             let data = &batch[HEADER..HEADER + len];
             batch = &batch[HEADER + len..];
-            bytes += len as u64;
+            bytes += (HEADER + len) as u64;
             writes += 1;
             if !alive || piece_generation != generation {
                 continue;
@@ -148,6 +169,7 @@ impl Sink<u8> for Apply {
                 run_at = at;
             }
             if alive {
+                self.starts.push(self.run.len());
                 self.run.extend_from_slice(data);
             }
         }

@@ -37,42 +37,41 @@ impl Default for Policy {
 pub struct WriteBehind {
     bound: Bound,
     drop_at_bound: bool,
-    buffer: usize,
 }
 
 impl Default for WriteBehind {
-    /// At most 8 MiB behind; writers wait at the bound.
+    /// At most 4 MiB behind; writers wait at the bound.
     fn default() -> Self {
-        Self {
-            bound: Bound::Bytes(8 << 20),
-            drop_at_bound: false,
-            buffer: 4 << 20,
-        }
+        Self::new()
     }
 }
 
 impl WriteBehind {
-    /// The defaults: at most 8 MiB behind, writers wait at the bound.
+    /// The defaults: at most 4 MiB behind, writers wait at the bound.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            bound: Bound {
+                bytes: 4 << 20,
+                writes: None,
+            },
+            drop_at_bound: false,
+        }
     }
 
-    /// At most `bytes` accepted but not yet written (a single larger write
-    /// still goes, alone). Also sizes the queue: two halves of half that
-    /// (between 4 KiB and 4 MiB each).
+    /// At most `bytes` accepted but not yet written, counting 16 bytes of
+    /// bookkeeping per write (and per 2 MiB of a longer one); a single
+    /// write larger than that still goes, alone. The queue takes twice
+    /// this memory (two halves), allocated up front; at least 4 KiB.
     pub fn lag_bytes(mut self, bytes: u64) -> Self {
-        self.bound = Bound::Bytes(bytes.max(1));
-        self.buffer = usize::try_from(bytes / 2)
-            .unwrap_or(usize::MAX)
-            .clamp(4 << 10, 4 << 20);
+        self.bound.bytes = bytes.clamp(4 << 10, u64::from(u32::MAX) / 2);
         self
     }
 
-    /// At most `writes` writes accepted but not yet written (writers also
-    /// wait when the queue's two 4 MiB halves are full).
+    /// At most `writes` writes accepted but not yet written (a write longer
+    /// than half the byte bound counts as several), within the byte bound
+    /// too.
     pub fn lag_writes(mut self, writes: u64) -> Self {
-        self.bound = Bound::Writes(writes.max(1));
-        self.buffer = 4 << 20;
+        self.bound.writes = Some(writes.max(1));
         self
     }
 
@@ -182,7 +181,11 @@ impl Builder {
             let lag = write_behind.map(|wb| Lag::new(wb.bound));
             let core = Arc::new(Core::new(index, member, lag));
             let behind = match write_behind {
-                Some(wb) => Some(Behind::new(core.clone(), wb.buffer, reporter.clone())?),
+                Some(wb) => Some(Behind::new(
+                    core.clone(),
+                    wb.bound.bytes as usize,
+                    reporter.clone(),
+                )?),
                 None => None,
             };
             let wait_at_bound = !write_behind.is_some_and(|wb| wb.drop_at_bound);

@@ -163,7 +163,10 @@ impl Mirror {
     pub fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.check_range(buf.len(), offset)?;
         if buf.is_empty() {
-            return Ok(());
+            return match *self.order.lock() {
+                true => Err(closed_error()),
+                false => Ok(()),
+            };
         }
         let mut failures = Vec::new();
         let result = self.write_locked(buf, offset, &mut failures);
@@ -205,7 +208,7 @@ impl Mirror {
             .filter(|s| s.core.status().0.is_healthy())
             .count();
         if healthy < self.required() {
-            return Err(self.not_enough(buf.len(), offset, healthy));
+            return Err(self.not_enough(&write_what(buf.len(), offset), healthy));
         }
         let mut holders = 0;
         for slot in &self.slots {
@@ -238,7 +241,7 @@ impl Mirror {
         drop(closed);
         match holders >= self.required() {
             true => Ok(()),
-            false => Err(self.not_enough(buf.len(), offset, holders)),
+            false => Err(self.not_enough(&write_what(buf.len(), offset), holders)),
         }
     }
 
@@ -251,7 +254,7 @@ impl Mirror {
     }
 
     /// The error for a write the policy's members did not all get.
-    fn not_enough(&self, len: usize, offset: u64, reached: usize) -> io::Error {
+    fn not_enough(&self, what: &str, reached: usize) -> io::Error {
         let mut kind = None;
         let mut why = Vec::new();
         for slot in &self.slots {
@@ -270,7 +273,7 @@ impl Mirror {
         io::Error::new(
             kind.unwrap_or(io::ErrorKind::Other),
             format!(
-                "mwsr::mirror: a write of {len} bytes at {offset} reached {reached} healthy members of {}, fewer than the {} the policy needs: {}",
+                "mwsr::mirror: {what} reached {reached} healthy members of {}, fewer than the {} the policy needs: {}",
                 self.slots.len(),
                 self.required(),
                 why.join("; ")
@@ -372,7 +375,7 @@ impl Mirror {
         }
         match synced >= self.required() {
             true => Ok(()),
-            false => Err(self.not_enough(0, 0, synced)),
+            false => Err(self.not_enough("a sync", synced)),
         }
     }
 
@@ -449,6 +452,10 @@ impl Drop for Mirror {
         // Lossless: drained and synced. Failures were reported as found.
         let _ = self.close();
     }
+}
+
+fn write_what(len: usize, offset: u64) -> String {
+    format!("a write of {len} bytes at {offset}")
 }
 
 fn closed_error() -> io::Error {

@@ -73,7 +73,7 @@ pub struct MemberStats {
     pub write_behind: bool,
     /// Its state.
     pub health: Health,
-    /// Bytes written to it (by writes, its flusher, and resyncs).
+    /// Bytes of whole writes to it (by writes, its flusher, and resyncs).
     pub bytes_written: u64,
     /// Bytes accepted for it but not yet written (write-behind members).
     pub lag_bytes: u64,
@@ -138,7 +138,25 @@ impl Core {
 
     /// Writes `buf` at `offset` to the member, counting it.
     pub(super) fn write(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.call(|m| m.write_all_at(buf, offset))?;
+        self.write_counted(buf, offset).map_err(|(_, e)| e)
+    }
+
+    /// As [`write`](Self::write); on error also how many bytes did reach
+    /// the member.
+    pub(super) fn write_counted(&self, buf: &[u8], offset: u64) -> Result<(), (u64, io::Error)> {
+        let mut done = 0;
+        let result = self.call(|m| {
+            while done < buf.len() {
+                match m.write_at(&buf[done..], offset + done as u64) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => done += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        });
+        result.map_err(|e| (done as u64, e))?;
         // ORDERING: a statistic; nothing is published through it.
         self.bytes_written
             .fetch_add(buf.len() as u64, Ordering::Relaxed);
@@ -229,11 +247,13 @@ impl Core {
     }
 }
 
-/// How far a write-behind member may fall behind.
+/// How far a write-behind member may fall behind: bytes queued (each
+/// queued piece counted with its header) and, optionally, pieces queued.
+/// The queue's halves hold `bytes` each, so it never fills before this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Bound {
-    Bytes(u64),
-    Writes(u64),
+pub(super) struct Bound {
+    pub(super) bytes: u64,
+    pub(super) writes: Option<u64>,
 }
 
 /// The bytes and writes queued for a write-behind member, bounded: writers
@@ -253,26 +273,28 @@ impl Lag {
         }
     }
 
-    fn over(&self, (bytes, writes): (u64, u64), n: u64) -> bool {
-        match self.bound {
-            // One write larger than the bound still goes, alone.
-            Bound::Bytes(max) => bytes > 0 && bytes + n > max,
-            Bound::Writes(max) => writes >= max,
-        }
+    fn over(&self, (bytes, writes): (u64, u64), n: u64, pieces: u64) -> bool {
+        // A write larger than the bound still goes, alone.
+        let bytes_over = bytes > 0 && bytes + n > self.bound.bytes;
+        let writes_over = self
+            .bound
+            .writes
+            .is_some_and(|max| writes > 0 && writes + pieces > max);
+        bytes_over || writes_over
     }
 
-    /// Counts a write of `n` bytes in, waiting while the bound is reached
-    /// (or, unless `wait`, returning `false` instead).
-    pub(super) fn reserve(&self, n: u64, wait: bool) -> bool {
+    /// Counts a write of `n` bytes in `pieces` pieces in, waiting while
+    /// the bound is reached (or, unless `wait`, returning `false` instead).
+    pub(super) fn reserve(&self, n: u64, pieces: u64, wait: bool) -> bool {
         let mut queued = self.queued.lock();
-        while self.over(*queued, n) {
+        while self.over(*queued, n, pieces) {
             if !wait {
                 return false;
             }
             queued = self.drained.wait(queued);
         }
         queued.0 += n;
-        queued.1 += 1;
+        queued.1 += pieces;
         true
     }
 
