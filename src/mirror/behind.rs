@@ -34,6 +34,7 @@ impl Behind {
             .build(Apply {
                 core,
                 reporter,
+                writes: Vec::new(),
                 run: Vec::new(),
                 starts: Vec::new(),
             })?;
@@ -100,11 +101,18 @@ impl Behind {
 }
 
 /// The flusher's sink: applies a batch of queued writes to the member,
-/// adjacent ones as one write. Never fails: a member's error fails the
-/// member (the rest is skipped, and released from the lag bound).
+/// adjacent ones as one write. When no two writes of a batch overlap they
+/// commute, so they are applied in offset order, which merges the pieces
+/// of several writers' sequential streams (interleaved in the queue) into
+/// a few long writes; otherwise in queue order. Never fails: a member's
+/// error fails the member (the rest is skipped, and released from the lag
+/// bound).
 struct Apply {
     core: Arc<Core>,
     reporter: Arc<Reporter>,
+    /// The batch's writes to apply: offset, and where its data is in the
+    /// batch (so sorting by that restores the queue's order).
+    writes: Vec<(u64, usize, usize)>,
     /// Adjacent writes gathered into one, and where each begins in it
     /// (to report the first one a failed write missed).
     run: Vec<u8>,
@@ -138,48 +146,71 @@ impl Apply {
         self.starts.clear();
         alive
     }
+
+    /// Orders `writes` by offset if no two overlap, else keeps the queue's
+    /// order.
+    fn order_writes(&mut self) {
+        self.writes.sort_unstable_by_key(|&(at, _, _)| at);
+        let overlap = self
+            .writes
+            .windows(2)
+            .any(|w| w[0].0 + w[0].2 as u64 > w[1].0);
+        if overlap {
+            self.writes.sort_unstable_by_key(|&(_, data, _)| data);
+        }
+    }
 }
 
 impl Sink<u8> for Apply {
     type Error = Infallible;
 
-    fn consume(&mut self, mut batch: &[u8]) -> Result<(), Infallible> {
+    fn consume(&mut self, batch: &[u8]) -> Result<(), Infallible> {
         // Writes queued in an older generation predate a resync's copy:
         // skipped (a resync drains the queue before it copies, so no batch
         // it has to skip is still being applied while it copies).
         let (health, generation) = self.core.status();
-        let mut alive = !matches!(health, super::Health::Failed { .. });
-        let (mut bytes, mut writes) = (0, 0);
-        let mut run_at = 0;
-        while batch.len() >= HEADER {
-            let piece_generation = u32::from_le_bytes(batch[..4].try_into().unwrap());
-            let len = u32::from_le_bytes(batch[4..8].try_into().unwrap()) as usize;
-            let at = u64::from_le_bytes(batch[8..HEADER].try_into().unwrap());
-            let data = &batch[HEADER..HEADER + len];
-            batch = &batch[HEADER + len..];
+        let (mut bytes, mut pieces) = (0, 0);
+        let mut pos = 0;
+        self.writes.clear();
+        while batch.len() - pos >= HEADER {
+            let header = &batch[pos..pos + HEADER];
+            let piece_generation = u32::from_le_bytes(header[..4].try_into().unwrap());
+            let len = u32::from_le_bytes(header[4..8].try_into().unwrap()) as usize;
+            let at = u64::from_le_bytes(header[8..].try_into().unwrap());
+            if piece_generation == generation {
+                self.writes.push((at, pos + HEADER, len));
+            }
+            pos += HEADER + len;
             bytes += (HEADER + len) as u64;
-            writes += 1;
-            if !alive || piece_generation != generation {
-                continue;
-            }
-            if !self.run.is_empty() && run_at + self.run.len() as u64 != at {
-                alive = self.write_run(run_at);
-            }
-            if self.run.is_empty() {
-                run_at = at;
+            pieces += 1;
+        }
+        debug_assert_eq!(pos, batch.len(), "a queued write is cut");
+        if !matches!(health, super::Health::Failed { .. }) {
+            self.order_writes();
+            let mut alive = true;
+            let mut run_at = 0;
+            for i in 0..self.writes.len() {
+                let (at, data, len) = self.writes[i];
+                if !self.run.is_empty() && run_at + self.run.len() as u64 != at {
+                    alive = self.write_run(run_at);
+                    if !alive {
+                        break;
+                    }
+                }
+                if self.run.is_empty() {
+                    run_at = at;
+                }
+                self.starts.push(self.run.len());
+                self.run.extend_from_slice(&batch[data..data + len]);
             }
             if alive {
-                self.starts.push(self.run.len());
-                self.run.extend_from_slice(data);
+                self.write_run(run_at);
             }
+            self.run.clear();
+            self.starts.clear();
         }
-        debug_assert!(batch.is_empty(), "a queued write is cut");
-        if alive {
-            self.write_run(run_at);
-        }
-        self.run.clear();
         if let Some(lag) = &self.core.lag {
-            lag.release(bytes, writes);
+            lag.release(bytes, pieces);
         }
         Ok(())
     }

@@ -412,7 +412,7 @@ impl Mirror {
 
     /// Refuses later writes, drains every write-behind queue, syncs every
     /// member and stops the flusher threads: each member's outcome, in
-    /// order (its failure, if it failed at any point). Writes racing the
+    /// order (its failure, if it is failed at the close). Writes racing the
     /// close either reach every member that counts or fail with
     /// `BrokenPipe`. Later calls return the same outcomes; drop closes too.
     pub fn close(&self) -> Vec<io::Result<()>> {

@@ -19,7 +19,10 @@ pub enum Health {
     /// Out of service: never written or read again until a resync.
     Failed {
         /// The offset of the first write it missed (0 after a failed sync,
-        /// when none of its content can be trusted to be durable).
+        /// when none of its content can be trusted to be durable). Its
+        /// flusher applies a batch of writes that do not overlap in offset
+        /// order: for a write-behind member, the lowest offset it missed in
+        /// that batch.
         at: u64,
         /// What failed it.
         error: StdArc<io::Error>,
