@@ -261,12 +261,11 @@ impl Mirror {
             match slot.core.status().0 {
                 Health::Healthy => {}
                 Health::Resyncing => why.push(format!("member {} is resyncing", slot.core.index)),
-                Health::Failed { at, error } => {
-                    kind.get_or_insert(error.kind());
-                    why.push(format!(
-                        "member {} failed at offset {at}: {error}",
-                        slot.core.index
-                    ));
+                failed @ Health::Failed { .. } => {
+                    if let Health::Failed { error, .. } = &failed {
+                        kind.get_or_insert(error.kind());
+                    }
+                    why.push(format!("member {} {failed}", slot.core.index));
                 }
             }
         }

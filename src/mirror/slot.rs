@@ -29,6 +29,16 @@ pub enum Health {
     },
 }
 
+impl std::fmt::Display for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Health::Healthy => f.write_str("healthy"),
+            Health::Resyncing => f.write_str("resyncing"),
+            Health::Failed { at, error } => write!(f, "failed at offset {at}: {error}"),
+        }
+    }
+}
+
 impl Health {
     /// Whether the member is [`Healthy`](Self::Healthy).
     pub fn is_healthy(&self) -> bool {
