@@ -2,7 +2,8 @@
 //! byte buffer flushed inline by whichever writer fills it; the sink
 //! checksums each batch. `mwsr::Buffer<u8>` against the obvious hand-written
 //! answer, a `parking_lot::Mutex<Vec<u8>>` swapped for a new vector when
-//! full and consumed outside that lock.
+//! full and consumed outside that lock (one batch at a time), and the
+//! stronger variant with a spare vector per writer and no sink lock.
 
 use std::sync::Arc;
 
@@ -20,8 +21,12 @@ pub fn entries<const SIZE: usize>() -> Vec<Entry> {
             build: |w| Arc::new(Mwsr::<SIZE>::new(w)),
         },
         Entry {
-            name: "Mutex<Vec<u8>>",
+            name: "Mutex<Vec<u8>> (sink under a lock)",
             build: |w| Arc::new(MutexVec::<SIZE>::new(w)),
+        },
+        Entry {
+            name: "Mutex<Vec<u8>> + spare, sink outside the lock",
+            build: |w| Arc::new(SpareVec::<SIZE>::new(w)),
         },
     ]
 }
@@ -120,6 +125,61 @@ impl<const SIZE: usize> Contender for MutexVec<SIZE> {
         let rest = std::mem::take(&mut *self.vec.lock());
         self.flush(rest);
         *self.vec.lock() = Vec::with_capacity(CAPACITY);
+    }
+
+    fn verify(&self, total: u64) {
+        verify::<SIZE>(&self.tally, self.writers, total);
+    }
+}
+
+/// A `Mutex<Vec<u8>>` whose filling writer swaps in its own spare vector
+/// (O(1), under the lock), checksums the full one outside any lock, then
+/// clears it and keeps it as its next spare: no allocation per batch.
+/// Unlike `mwsr` and `MutexVec`, two writers' batches may be checksummed
+/// concurrently (and reach the tally in either order); for a checksum sink,
+/// a commutative sum, that is fine.
+struct SpareVec<const SIZE: usize> {
+    vec: Mutex<Vec<u8>>,
+    /// Each writer's spare vector (only writer `w` locks `spares[w]`).
+    spares: Vec<Mutex<Vec<u8>>>,
+    tally: Arc<Tally>,
+    writers: usize,
+}
+
+impl<const SIZE: usize> SpareVec<SIZE> {
+    fn new(writers: usize) -> Self {
+        let spare = || Mutex::new(Vec::with_capacity(CAPACITY));
+        Self {
+            vec: spare(),
+            spares: (0..writers).map(|_| spare()).collect(),
+            tally: Tally::new(),
+            writers,
+        }
+    }
+}
+
+impl<const SIZE: usize> Contender for SpareVec<SIZE> {
+    fn write(&self, w: usize, count: u64) {
+        let msg = message::<SIZE>(w);
+        let mut spare = self.spares[w].lock();
+        for _ in 0..count {
+            let mut vec = self.vec.lock();
+            if vec.len() + SIZE > CAPACITY {
+                std::mem::swap(&mut *vec, &mut *spare);
+                vec.extend_from_slice(&msg);
+                drop(vec);
+                self.tally.add(spare.len() as u64, checksum(&spare));
+                spare.clear();
+            } else {
+                vec.extend_from_slice(&msg);
+            }
+        }
+    }
+
+    fn finish_round(&self, _total: u64) {
+        let mut vec = self.vec.lock();
+        self.tally.add(vec.len() as u64, checksum(&vec));
+        vec.clear();
     }
 
     fn verify(&self, total: u64) {

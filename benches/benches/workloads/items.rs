@@ -15,12 +15,19 @@ use super::{Contender, Entry, Piped, Tally};
 /// many slots as both halves together.
 pub const CAPACITY: usize = 4096;
 const SLOTS: usize = 2 * CAPACITY;
+/// The smaller size an independent run used: `kanal::bounded(1024)`, and
+/// an `AsyncBuffer` of 1024 items per half (2048 in all) beside it.
+const SMALL: usize = 1024;
 
 pub fn entries() -> Vec<Entry> {
     vec![
         Entry {
             name: "mwsr::AsyncBuffer",
-            build: |w| Arc::new(Mwsr::new(w)),
+            build: |w| Arc::new(Mwsr::new(w, CAPACITY)),
+        },
+        Entry {
+            name: "mwsr::AsyncBuffer (1024 per half)",
+            build: |w| Arc::new(Mwsr::new(w, SMALL)),
         },
         Entry {
             name: "crossbeam-channel",
@@ -38,23 +45,12 @@ pub fn entries() -> Vec<Entry> {
             },
         },
         Entry {
-            name: "kanal drain_into",
-            build: |w| {
-                let (tx, rx) = kanal::bounded(SLOTS);
-                piped(
-                    w,
-                    move |v| tx.send(v).unwrap(),
-                    move |tally| {
-                        let mut batch = Vec::with_capacity(SLOTS);
-                        while let Ok(first) = rx.recv() {
-                            batch.push(first);
-                            let _ = rx.drain_into(&mut batch);
-                            tally.add(batch.len() as u64, batch.iter().sum());
-                            batch.clear();
-                        }
-                    },
-                )
-            },
+            name: "kanal drain_into (8192)",
+            build: |w| kanal_peer::<SLOTS>(w),
+        },
+        Entry {
+            name: "kanal drain_into (1024)",
+            build: |w| kanal_peer::<SMALL>(w),
         },
         Entry {
             name: "flume drain",
@@ -103,6 +99,24 @@ fn piped(
     Piped::build(writers, 1, verify, move |w| send(item(w)), consume)
 }
 
+/// `kanal::bounded(N)`, its consumer a `recv` then a `drain_into`.
+fn kanal_peer<const N: usize>(writers: usize) -> Arc<dyn Contender> {
+    let (tx, rx) = kanal::bounded(N);
+    piped(
+        writers,
+        move |v| tx.send(v).unwrap(),
+        move |tally| {
+            let mut batch = Vec::with_capacity(N);
+            while let Ok(first) = rx.recv() {
+                batch.push(first);
+                let _ = rx.drain_into(&mut batch);
+                tally.add(batch.len() as u64, batch.iter().sum());
+                batch.clear();
+            }
+        },
+    )
+}
+
 /// Adds one drained batch, `first` and what came with it, to the tally.
 fn tally_batch(tally: &Tally, first: u64, rest: impl Iterator<Item = u64>) {
     let (n, sum) = rest.fold((1, first), |(n, s), v| (n + 1, s + v));
@@ -139,10 +153,11 @@ struct Mwsr {
 }
 
 impl Mwsr {
-    fn new(writers: usize) -> Self {
+    /// `capacity` items per half.
+    fn new(writers: usize, capacity: usize) -> Self {
         let tally = Tally::new();
         Self {
-            buf: mwsr::AsyncBuffer::new(CAPACITY, Sum(tally.clone())),
+            buf: mwsr::AsyncBuffer::new(capacity, Sum(tally.clone())),
             tally,
             writers,
         }
