@@ -29,27 +29,7 @@ fn memory(store: &Arc<InMemory>, prefix: &str) -> Arc<dyn Storage> {
 /// The S3 server's storage under a fresh prefix, or `None` (said) when no
 /// server is configured.
 fn server(test: &str) -> Option<Arc<dyn Storage>> {
-    let (Ok(endpoint), Ok(bucket)) = (
-        std::env::var("MWSR_S3_ENDPOINT"),
-        std::env::var("MWSR_S3_BUCKET"),
-    ) else {
-        // CI starts a server: there, a missing one is a failure, never a skip.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test}: CI must set MWSR_S3_ENDPOINT and MWSR_S3_BUCKET (see .ci/run)"
-        );
-        eprintln!("{test}: no S3 server configured (MWSR_S3_ENDPOINT, MWSR_S3_BUCKET): skipped");
-        return None;
-    };
-    let prefix = format!("{test}-{}", std::process::id());
-    let storage = Objects::s3()
-        .endpoint(endpoint)
-        .bucket(bucket)
-        .allow_http(true)
-        .prefix(prefix)
-        .build()
-        .expect("the S3 settings");
-    Some(Arc::new(storage))
+    common::s3::server(test, &format!("{test}-{}", std::process::id()))
 }
 
 fn read_all(storage: Arc<dyn Storage>) -> Vec<u8> {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::crash;
-use mwsr::segments::{Objects, Reader, Storage, Writer};
+use mwsr::segments::{Reader, Storage, Writer};
 
 /// Set in the child: the round number and the stream's prefix.
 const CHILD: &str = "MWSR_SEGMENTS_S3_CRASH_CHILD";
@@ -28,25 +28,7 @@ const THREADS: u32 = 4;
 /// The server's storage under `prefix`, or `None` (said) when no server is
 /// configured; CI must configure one.
 fn server(prefix: &str) -> Option<Arc<dyn Storage>> {
-    let (Ok(endpoint), Ok(bucket)) = (
-        std::env::var("MWSR_S3_ENDPOINT"),
-        std::env::var("MWSR_S3_BUCKET"),
-    ) else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{TEST}: CI must set MWSR_S3_ENDPOINT and MWSR_S3_BUCKET (see .ci/run)"
-        );
-        eprintln!("{TEST}: no S3 server configured (MWSR_S3_ENDPOINT, MWSR_S3_BUCKET): skipped");
-        return None;
-    };
-    let storage = Objects::s3()
-        .endpoint(endpoint)
-        .bucket(bucket)
-        .allow_http(true)
-        .prefix(prefix)
-        .build()
-        .expect("the S3 settings");
-    Some(Arc::new(storage))
+    common::s3::server(TEST, prefix)
 }
 
 #[test]

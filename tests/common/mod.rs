@@ -2,6 +2,8 @@
 #![allow(dead_code)] // each test binary uses a subset
 
 pub mod crash;
+#[cfg(feature = "s3")]
+pub mod s3;
 pub mod task;
 
 use std::collections::HashMap;
