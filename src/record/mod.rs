@@ -24,6 +24,7 @@
 
 mod blocks;
 mod corruption;
+mod group;
 mod reader;
 mod wal;
 mod writer;

@@ -5,12 +5,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::group::{Commit, Group, records};
 use super::{BLOCK_SIZE, HEADER_SIZE, LogEnd, Reader, Writer, chunk};
-use crate::error::io_error;
 use crate::fsync::sync_parent;
-use crate::{AsyncBuffer, Sink};
 
 /// A durable log in the LevelDB format with group commit, as LevelDB and
 /// RocksDB do for synced writes: any number of threads append; a flusher
@@ -73,8 +71,7 @@ use crate::{AsyncBuffer, Sink};
 /// ```
 #[derive(Clone)]
 pub struct Wal {
-    buffer: AsyncBuffer<u8, Framer>,
-    counters: Arc<Counters>,
+    group: Arc<Group<Framer>>,
     recovery: LogEnd,
 }
 
@@ -87,13 +84,6 @@ pub struct WalStats {
     pub syncs: u64,
     /// Bytes written, framing included.
     pub bytes: u64,
-}
-
-#[derive(Default)]
-struct Counters {
-    records: AtomicU64,
-    syncs: AtomicU64,
-    bytes: AtomicU64,
 }
 
 impl Wal {
@@ -192,21 +182,22 @@ impl Wal {
     /// `InvalidInput` if `capacity` is 0 or above `u32::MAX`; spawning the
     /// flusher thread.
     pub fn from_file(file: File, len: u64, capacity: usize) -> io::Result<Self> {
-        let counters = Arc::new(Counters::default());
+        if capacity == 0 || u32::try_from(capacity).is_err() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "mwsr::record::Wal: capacity must be 1 to {} bytes, not {capacity}",
+                    u32::MAX
+                ),
+            ));
+        }
         let framer = Framer {
             file,
             log: Writer::at_offset(Vec::new(), len),
-            unframe: Unframe::default(),
             capacity,
-            counters: counters.clone(),
         };
-        let buffer = AsyncBuffer::builder()
-            .capacity(capacity)
-            .thread_name("mwsr-wal")
-            .build(framer)?;
         Ok(Self {
-            buffer,
-            counters,
+            group: Arc::new(Group::start(framer, capacity, "mwsr-wal")?),
             recovery: LogEnd {
                 intact_len: len,
                 len,
@@ -223,13 +214,7 @@ impl Wal {
     /// `InvalidInput` for a record of 4 GiB or more; the log's failure
     /// (sticky); `BrokenPipe` after [`close`](Self::close).
     pub fn append(&self, record: &[u8]) -> io::Result<()> {
-        let len = u32::try_from(record.len()).map_err(|_| too_long())?;
-        // The length prefix lets the flusher cut the batch back into
-        // records; the two parts are never torn apart by another writer.
-        self.buffer
-            .write_v(&[&len.to_le_bytes()[..], record])
-            .map_err(io_error)?;
-        Ok(())
+        self.group.append(&[record])
     }
 
     /// Formats the whole message and appends it as one record (as
@@ -252,17 +237,12 @@ impl Wal {
             crate::scratch::give_back(record);
             return appended;
         }
-        let total = parts.iter().map(|part| part.len()).sum::<usize>();
-        let len = u32::try_from(total).map_err(|_| too_long())?.to_le_bytes();
-        let mut pieces: [&[u8]; MAX_PARTS + 1] = [&[]; MAX_PARTS + 1];
-        pieces[0] = &len;
-        for (piece, part) in pieces[1..].iter_mut().zip(parts) {
+        let mut pieces: [&[u8]; MAX_PARTS] = [&[]; MAX_PARTS];
+        for (piece, part) in pieces.iter_mut().zip(parts) {
             *piece = part;
         }
-        self.buffer
-            .write_v(&pieces[..=parts.len()])
-            .map_err(io_error)?;
-        Ok(total)
+        self.group.append(&pieces[..parts.len()])?;
+        Ok(parts.iter().map(|part| part.len()).sum())
     }
 
     /// Appends `record` and returns once it is durable: written and synced
@@ -271,8 +251,7 @@ impl Wal {
     /// # Errors
     /// As [`append`](Self::append).
     pub fn append_sync(&self, record: &[u8]) -> io::Result<()> {
-        self.append(record)?;
-        self.sync()
+        self.group.append_sync(&[record])
     }
 
     /// Returns once every record appended before this call is durable.
@@ -280,7 +259,7 @@ impl Wal {
     /// # Errors
     /// The log's failure; `BrokenPipe` after [`close`](Self::close).
     pub fn sync(&self) -> io::Result<()> {
-        self.buffer.flush().map_err(io_error)
+        self.group.sync()
     }
 
     /// Syncs what is left and stops the flusher thread. Idempotent; later
@@ -290,18 +269,12 @@ impl Wal {
     /// # Errors
     /// The log's failure, if it failed at any point.
     pub fn close(&self) -> io::Result<()> {
-        self.buffer.close().map_err(io_error)
+        self.group.close()
     }
 
     /// Records, syncs and bytes so far.
     pub fn stats(&self) -> WalStats {
-        // ORDERING: Relaxed: independent counters, read for reporting.
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        WalStats {
-            records: load(&self.counters.records),
-            syncs: load(&self.counters.syncs),
-            bytes: load(&self.counters.bytes),
-        }
+        self.group.stats()
     }
 }
 
@@ -315,13 +288,6 @@ impl std::fmt::Debug for Wal {
 }
 
 crate::io_write::impl_io_write_appends!(Wal);
-
-fn too_long() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        "mwsr::record::Wal: a record must be shorter than 4 GiB",
-    )
-}
 
 /// Whether `file` begins as a log whose first record a crash tore would:
 /// with less than a header, or a `FULL` or `FIRST` header whose chunk fits
@@ -338,132 +304,28 @@ fn starts_like_a_log(mut file: &File) -> io::Result<bool> {
     Ok(matches!(kind, chunk::FULL | chunk::FIRST) && HEADER_SIZE + len <= BLOCK_SIZE)
 }
 
-/// The flusher's sink: cuts a batch back into records, frames them, writes
-/// and syncs.
+/// The leader's work: frames a batch of records, writes it with one
+/// `write_all` and syncs it with one `sync_data`.
 struct Framer {
     file: File,
     /// Frames into a reused buffer, at the file's offset.
     log: Writer<Vec<u8>>,
-    unframe: Unframe,
     capacity: usize,
-    counters: Arc<Counters>,
 }
 
-impl Sink<u8> for Framer {
-    type Error = io::Error;
-
-    fn consume(&mut self, batch: &[u8]) -> io::Result<()> {
-        let (log, mut records) = (&mut self.log, 0);
-        self.unframe.feed(batch, |record| {
-            records += 1;
-            log.write_record(record).map(drop)
-        })?;
-        let framed = self.log.get_mut();
-        if framed.is_empty() {
-            return Ok(()); // only part of a record larger than a batch
+impl Commit for Framer {
+    fn commit(&mut self, batch: &[u8], _records: u64) -> io::Result<u64> {
+        for record in records(batch) {
+            self.log.write_record(record)?;
         }
-        self.file.write_all(framed)?;
-        self.file.sync_data()?;
-        // ORDERING: Relaxed: counters for `stats`, no data hangs on them.
-        let c = &self.counters;
-        c.records.fetch_add(records, Ordering::Relaxed);
-        c.syncs.fetch_add(1, Ordering::Relaxed);
-        c.bytes.fetch_add(framed.len() as u64, Ordering::Relaxed);
+        let framed = self.log.get_mut();
+        let written = framed.len() as u64;
+        let result = self
+            .file
+            .write_all(framed)
+            .and_then(|()| self.file.sync_data());
         framed.clear();
         framed.shrink_to(2 * self.capacity); // after an outsized record
-        Ok(())
-    }
-}
-
-/// Cuts length-prefixed records (`u32` LE, then the bytes) out of batches;
-/// a record may span batches when it is larger than one.
-#[derive(Default)]
-struct Unframe {
-    /// The bytes of a split length prefix so far.
-    prefix: Vec<u8>,
-    /// A split record: its length, and its bytes so far.
-    record: Option<(usize, Vec<u8>)>,
-}
-
-impl Unframe {
-    fn feed(
-        &mut self,
-        mut bytes: &[u8],
-        mut emit: impl FnMut(&[u8]) -> io::Result<()>,
-    ) -> io::Result<()> {
-        while !bytes.is_empty() {
-            if let Some((len, record)) = &mut self.record {
-                let take = (*len - record.len()).min(bytes.len());
-                record.extend_from_slice(&bytes[..take]);
-                bytes = &bytes[take..];
-                if record.len() == *len {
-                    emit(record)?;
-                    self.record = None;
-                }
-                continue;
-            }
-            if self.prefix.is_empty()
-                && let Some((len, rest)) = split_prefix(bytes)
-                && rest.len() >= len
-            {
-                // The usual case: a whole record in this batch, no copy.
-                emit(&rest[..len])?;
-                bytes = &rest[len..];
-                continue;
-            }
-            let take = (4 - self.prefix.len()).min(bytes.len());
-            self.prefix.extend_from_slice(&bytes[..take]);
-            bytes = &bytes[take..];
-            if let Some((len, _)) = split_prefix(&self.prefix) {
-                self.prefix.clear();
-                if len == 0 {
-                    emit(&[])?;
-                } else {
-                    self.record = Some((len, Vec::with_capacity(len)));
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A record's length prefix and what follows it, if `bytes` holds one.
-fn split_prefix(bytes: &[u8]) -> Option<(usize, &[u8])> {
-    let (prefix, rest) = bytes.split_first_chunk::<4>()?;
-    Some((u32::from_le_bytes(*prefix) as usize, rest))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn framed(records: &[&[u8]]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for r in records {
-            out.extend_from_slice(&(r.len() as u32).to_le_bytes());
-            out.extend_from_slice(r);
-        }
-        out
-    }
-
-    #[test]
-    fn unframe_finds_every_record_however_the_batches_are_cut() {
-        let big = vec![5u8; 1000];
-        let records: [&[u8]; 5] = [b"a", b"", &big, b"bc", b""];
-        let stream = framed(&records);
-        for cut in 1..stream.len() {
-            let mut unframe = Unframe::default();
-            let mut seen = Vec::new();
-            for batch in stream.chunks(cut) {
-                unframe
-                    .feed(batch, |r| {
-                        seen.push(r.to_vec());
-                        Ok(())
-                    })
-                    .unwrap();
-            }
-            assert_eq!(seen, records, "batches of {cut} bytes");
-            assert!(unframe.prefix.is_empty() && unframe.record.is_none());
-        }
+        result.map(|()| written)
     }
 }
