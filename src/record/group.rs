@@ -229,6 +229,14 @@ impl<C: Commit> Group<C> {
     }
 }
 
+impl<C: Commit> std::fmt::Debug for Group<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Group")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<C: Commit> Drop for Group<C> {
     fn drop(&mut self) {
         // Errors cannot be returned from `drop`: `close` first to see them.

@@ -34,6 +34,11 @@ pub use reader::{Mode, Reader, RecordReader, Records};
 pub use wal::{Wal, WalStats};
 pub use writer::{RecordWriter, Writer};
 
+/// The group commit behind `Wal`, for the loom models only.
+#[cfg(loom)]
+#[doc(hidden)]
+pub use group::{Commit as LoomCommit, Group as LoomGroup, records as loom_records};
+
 /// Bytes per block.
 pub const BLOCK_SIZE: usize = 32 * 1024;
 /// Bytes per chunk header: checksum, length, type.

@@ -1,5 +1,6 @@
-//! A group-commit write-ahead log: many threads append records, one
-//! flusher frames each batch, writes it and syncs it once.
+//! A group-commit write-ahead log: many threads append records; the first
+//! thread that needs a sync frames the queued batch, writes it and syncs it
+//! once for everyone.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -11,10 +12,17 @@ use super::{BLOCK_SIZE, HEADER_SIZE, LogEnd, Reader, Writer, chunk};
 use crate::fsync::sync_parent;
 
 /// A durable log in the LevelDB format with group commit, as LevelDB and
-/// RocksDB do for synced writes: any number of threads append; a flusher
-/// thread takes everything appended while the previous sync was under way,
-/// frames it ([`Writer`]), writes it with one `write_all` and makes it
-/// durable with one `sync_data`.
+/// RocksDB do for synced writes: any number of threads append; the first
+/// thread that needs its record durable while no sync is under way leads:
+/// it takes every record queued so far, frames them ([`Writer`]), writes
+/// them with one `write_all` and makes them durable with one `sync_data`,
+/// then wakes the threads whose records that covered. Records that arrive
+/// meanwhile queue for the next leader. A lone writer thus syncs its own
+/// record, with no hand-off to another thread; a leader that starts while
+/// threads the last sync released are still coming back waits for them,
+/// but no longer than that sync took, so that looping writers share one
+/// sync rather than take turns. A background thread commits records that
+/// nobody syncs.
 ///
 /// [`append_sync`](Self::append_sync) returns once its record is durable;
 /// [`append`](Self::append) returns at once, and the record is durable after
@@ -88,8 +96,8 @@ pub struct WalStats {
 
 impl Wal {
     /// Bytes per batch for [`create`](Self::create) and
-    /// [`open`](Self::open): with the other half of the buffer, room for
-    /// thousands of typical records while a sync is under way.
+    /// [`open`](Self::open): room for thousands of typical records to queue
+    /// while a sync is under way. Appends wait when the queue is full.
     pub const DEFAULT_CAPACITY: usize = 256 * 1024;
 
     /// A new, empty log at `path` (truncated if it exists).
@@ -176,7 +184,8 @@ impl Wal {
     /// A log written to `file`, which holds `len` bytes of intact log (see
     /// [`Reader::skip_to_end`]: never append after a torn or damaged tail)
     /// and is positioned at its end, with batches of up to `capacity` bytes
-    /// (framing excluded; a larger record is written on its own).
+    /// (framing excluded, 4 bytes of length per record included; a larger
+    /// record is written on its own).
     ///
     /// # Errors
     /// `InvalidInput` if `capacity` is 0 or above `u32::MAX`; spawning the

@@ -1,6 +1,8 @@
 //! `mwsr::record`: the log format, reading it back, damage, and the
 //! group-commit log.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod damage;
 mod format;
 mod properties;

@@ -123,3 +123,40 @@ fn a_bad_capacity_is_an_error_not_a_panic() {
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{capacity}");
     }
 }
+
+/// Under contention most syncs return for a record another thread's commit
+/// carried (the follower's path): each is in the file before it returns.
+#[test]
+fn every_thread_finds_its_synced_record_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.log");
+    let wal = Wal::create(&path).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..6 {
+            let (wal, path) = (&wal, &path);
+            s.spawn(move || {
+                for n in 0..25 {
+                    let mine = format!("{t} {n}").into_bytes();
+                    wal.append_sync(&mine).unwrap();
+                    assert!(read_file(path).contains(&mine), "{t} {n} not in the file");
+                }
+            });
+        }
+    });
+    let stats = wal.stats();
+    assert_eq!(stats.records, 150);
+    assert!(stats.syncs <= 150);
+    wal.close().unwrap();
+}
+
+/// A plain append becomes durable with nobody calling `sync`: the log's
+/// background thread commits it.
+#[test]
+fn an_unsynced_append_is_written_without_a_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.log");
+    let wal = Wal::create(&path).unwrap();
+    wal.append(b"on its own").unwrap();
+    super::common::task::eventually("the append is synced", || wal.stats().syncs == 1);
+    assert_eq!(read_file(&path), [b"on its own".to_vec()]);
+}
