@@ -93,6 +93,8 @@ struct State<C> {
     /// again (a guess: the syncs waiting when it took its batch; any append
     /// counts as one coming back).
     returning: u64,
+    /// How many the last commit released.
+    released: u64,
     /// Until when a leader may wait for them: as long after the last
     /// commit ended as it took.
     gather_until: Option<Deadline>,
@@ -107,6 +109,13 @@ struct State<C> {
 impl<C> State<C> {
     fn leading(&self) -> bool {
         self.committer.is_none()
+    }
+
+    /// Whether a leader should wait for the threads the last commit
+    /// released: more than a quarter of them are not back. (Waiting for the
+    /// last few costs more than they add: they join the next commit.)
+    fn awaits_returners(&self) -> bool {
+        self.returning * 4 > self.released
     }
 
     /// Whether a thread may start a commit now.
@@ -142,6 +151,7 @@ impl<C: Commit> Group<C> {
                 gathering: false,
                 syncing: 0,
                 returning: 0,
+                released: 0,
                 gather_until: None,
                 failure: None,
                 closed: false,
@@ -266,7 +276,7 @@ impl<C: Commit> Shared<C> {
         let record = state.appended;
         if state.returning > 0 {
             state.returning -= 1;
-            if state.returning == 0 && state.gathering {
+            if !state.awaits_returners() && state.gathering {
                 self.gather.notify_one();
             }
         }
@@ -308,7 +318,7 @@ impl<C: Commit> Shared<C> {
             return self.committed.wait(state);
         }
         match state.gather_until.and_then(|until| until.left()) {
-            Some(left) if state.returning > 0 && state.pending.len() < self.capacity / 2 => {
+            Some(left) if state.awaits_returners() && state.pending.len() < self.capacity / 2 => {
                 self.gather_for(state, left)
             }
             _ => self.lead(state),
@@ -361,6 +371,7 @@ impl<C: Commit> Shared<C> {
             Ok(Ok(bytes)) => {
                 state.durable = last;
                 state.returning = released;
+                state.released = released;
                 state.stats.records += records;
                 state.stats.syncs += 1;
                 state.stats.bytes += bytes;
