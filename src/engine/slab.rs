@@ -87,8 +87,6 @@ pub(super) struct Slab<T> {
     /// Each reservation holds at least one slot, so one mark per slot (up to
     /// `MAX_RESERVATIONS`) is enough.
     marks: Box<[AtomicU8]>,
-    /// `marks.len() / STRIPES`.
-    stripe_len: usize,
     /// Ranges reserved by writers whose `Clone` panicked mid-copy: they hold
     /// no items, and the flusher closes them up before delivering. Cold path.
     holes: Mutex<Vec<Range<usize>>>,
@@ -113,7 +111,6 @@ impl<T> Slab<T> {
             cells: try_boxed(capacity, || UnsafeCell::new(MaybeUninit::uninit()))?,
             trackers: try_boxed(capacity, AccessTracker::new)?,
             marks: try_boxed(marks, || AtomicU8::new(OPEN))?,
-            stripe_len: marks / STRIPES,
             holes: Mutex::new(Vec::new()),
         })
     }
@@ -128,12 +125,11 @@ impl<T> Slab<T> {
         let mut cur = self.state.load(Ordering::Acquire);
         let mut contention = Backoff::new();
         loop {
-            if cur & (CLOSED | SEALED) != 0 {
-                return if cur & CLOSED != 0 {
-                    Reserve::Closed
-                } else {
-                    Reserve::Sealed
-                };
+            if cur & CLOSED != 0 {
+                return Reserve::Closed;
+            }
+            if cur & SEALED != 0 {
+                return Reserve::Sealed;
             }
             if !self.fits(cur, n) {
                 return Reserve::Full;
@@ -178,26 +174,17 @@ impl<T> Slab<T> {
     /// writer was preempted, and it backs off from spinning to sleeping.
     /// Writers thus never check for a waiting flusher.
     pub(super) fn wait_committed(&self, count: usize) {
-        // Stripe by stripe, each a contiguous run: reservation `seq`'s mark
-        // is the `seq / STRIPES`-th of stripe `seq % STRIPES` (see `mark`),
-        // so the first `count` reservations fill a prefix of each stripe.
-        // The order of the waits does not matter: all must be committed.
-        for stripe in 0..STRIPES {
-            let n = count / STRIPES + usize::from(stripe < count % STRIPES);
-            let start = stripe * self.stripe_len;
-            for mark in &self.marks[start..start + n] {
-                let mut backoff = Backoff::new();
-                // ORDERING: Acquire pairs with the writer's Release in
-                // `commit`: its slot writes (and hole) are visible once we
-                // see the mark.
-                while mark.load(Ordering::Acquire) != COMMITTED {
-                    backoff.snooze();
-                }
-                // ORDERING: Relaxed: the slab is sealed, so no writer touches
-                // the mark until `activate`'s Release (paired with the
-                // writer's Acquire reservation) publishes this store.
-                mark.store(OPEN, Ordering::Relaxed);
+        for mark in (0..count).map(|seq| self.mark(seq)) {
+            let mut backoff = Backoff::new();
+            // ORDERING: Acquire pairs with the writer's Release in `commit`:
+            // its slot writes (and hole) are visible once we see the mark.
+            while mark.load(Ordering::Acquire) != COMMITTED {
+                backoff.snooze();
             }
+            // ORDERING: Relaxed: the slab is sealed, so no writer touches the
+            // mark until `activate`'s Release (paired with the writer's
+            // Acquire reservation) publishes this store.
+            mark.store(OPEN, Ordering::Relaxed);
         }
     }
 
@@ -255,7 +242,8 @@ impl<T> Slab<T> {
     /// forth. (The flusher reads the stripes in turn; the array stays small.)
     #[inline]
     fn mark(&self, seq: usize) -> &AtomicU8 {
-        &self.marks[(seq % STRIPES) * self.stripe_len + seq / STRIPES]
+        let stripe_len = self.marks.len() / STRIPES;
+        &self.marks[(seq % STRIPES) * stripe_len + seq / STRIPES]
     }
 
     #[inline]
@@ -282,19 +270,13 @@ impl<T> Slab<T> {
     /// Tells loom (no-op otherwise) that slots `range` are written.
     #[inline]
     pub(super) fn track_write(&self, range: Range<usize>) {
-        #[cfg(loom)]
         self.trackers[range].iter().for_each(AccessTracker::write);
-        #[cfg(not(loom))]
-        debug_assert!(range.end <= self.trackers.len());
     }
 
     /// Tells loom (no-op otherwise) that slots `range` are read.
     #[inline]
     pub(super) fn track_read(&self, range: Range<usize>) {
-        #[cfg(loom)]
         self.trackers[range].iter().for_each(AccessTracker::read);
-        #[cfg(not(loom))]
-        debug_assert!(range.end <= self.trackers.len());
     }
 
     /// Records that `range` holds no items (its writer panicked).
