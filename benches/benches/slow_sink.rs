@@ -1,5 +1,5 @@
 //! A slow sink: each `write` call on it sleeps 1 ms (a slow disk or a
-//! congested socket) before taking the whole slice. Two writer threads offer
+//! congested socket) before taking the whole slice. Two writer threads (by default) offer
 //! far less than it can take: each writes bursts of 50 lines of 100 bytes,
 //! then sleeps 1 ms, so at most 100 lines (10 kB) per ms in all, about
 //! 10 MB/s, while a 1 ms-per-call sink absorbs 128 MB/s in 128 KiB batches.
@@ -21,7 +21,11 @@
 //! Contenders take turns, so that all see the same machine, and every round
 //! checks that the sink received every byte.
 //!
-//! `cargo bench --bench slow_sink [-- --reps 5 --lines 20000]`
+//! Oversubscribed: `--writers 4 --busy 1` runs 4 writers that spin for
+//! the pause instead of sleeping, so that they keep both cores busy and
+//! the flusher thread must compete for one.
+//!
+//! `cargo bench --bench slow_sink [-- --reps 5 --lines 20000 --writers 2 --busy 0]`
 
 #[path = "../../examples/support/mod.rs"]
 mod support;
@@ -37,7 +41,6 @@ use support::{median, setting};
 
 /// What each `write` call on the sink costs.
 const SINK_DELAY: Duration = Duration::from_millis(1);
-const WRITERS: usize = 2;
 /// Bytes per line, its newline included.
 const LINE_LEN: usize = 100;
 /// Lines per burst; each writer sleeps [`PAUSE`] after each burst.
@@ -97,24 +100,50 @@ impl<W: Write> Write for Locked<'_, W> {
     }
 }
 
-/// [`WRITERS`] threads, each writing `lines` lines in paced bursts to the
-/// writer `make()` gives it; the latency of every write in µs, unsorted.
-fn paced<W: Write>(lines: usize, make: impl Fn() -> W + Sync) -> Vec<f64> {
+/// How the writers write: how many, lines each, and whether they spin
+/// through the pause (keeping a core busy) rather than sleep.
+#[derive(Clone, Copy)]
+struct Load {
+    writers: usize,
+    lines: usize,
+    busy: bool,
+}
+
+impl Load {
+    fn pause(&self) {
+        if !self.busy {
+            return thread::sleep(PAUSE);
+        }
+        let until = Instant::now() + PAUSE;
+        while Instant::now() < until {
+            std::hint::spin_loop();
+        }
+    }
+
+    fn total_bytes(&self) -> u64 {
+        (self.writers * self.lines * LINE_LEN) as u64
+    }
+}
+
+/// `load.writers` threads, each writing `load.lines` lines in paced bursts
+/// to the writer `make()` gives it; the latency of every write in µs,
+/// unsorted.
+fn paced<W: Write>(load: Load, make: impl Fn() -> W + Sync) -> Vec<f64> {
     let mut line = [b'x'; LINE_LEN];
     line[LINE_LEN - 1] = b'\n';
     thread::scope(|s| {
-        let writers: Vec<_> = (0..WRITERS)
+        let writers: Vec<_> = (0..load.writers)
             .map(|_| {
                 let make = &make;
                 s.spawn(move || {
                     let mut out = make();
-                    let mut latencies = Vec::with_capacity(lines);
-                    for i in 0..lines {
+                    let mut latencies = Vec::with_capacity(load.lines);
+                    for i in 0..load.lines {
                         let started = Instant::now();
                         out.write_all(&line).unwrap();
                         latencies.push(started.elapsed().as_secs_f64() * 1e6);
                         if (i + 1) % BURST == 0 {
-                            thread::sleep(PAUSE);
+                            load.pause();
                         }
                     }
                     latencies
@@ -138,14 +167,14 @@ impl Round {
     /// Checks that the sink received every line of the round.
     fn new(
         name: &str,
-        lines: usize,
+        load: Load,
         bytes: &AtomicU64,
         mut latencies: Vec<f64>,
         elapsed: Duration,
     ) -> Self {
         // ORDERING: Acquire, paired with the Release in `Slow::write`.
         let got = bytes.load(Ordering::Acquire);
-        let want = (WRITERS * lines * LINE_LEN) as u64;
+        let want = load.total_bytes();
         assert_eq!(
             got, want,
             "{name}: the sink received {got} bytes, not {want}"
@@ -155,40 +184,40 @@ impl Round {
     }
 }
 
-fn mwsr_round(lines: usize) -> Round {
+fn mwsr_round(load: Load) -> Round {
     let (slow, bytes) = Slow::new();
     let buf = mwsr::AsyncBuffer::with_writer(CAPACITY, slow);
     let started = Instant::now();
-    let latencies = paced(lines, || buf.clone());
+    let latencies = paced(load, || buf.clone());
     buf.close().unwrap();
-    Round::new("mwsr", lines, &bytes, latencies, started.elapsed())
+    Round::new("mwsr", load, &bytes, latencies, started.elapsed())
 }
 
-fn mutex_round(lines: usize) -> Round {
+fn mutex_round(load: Load) -> Round {
     let (slow, bytes) = Slow::new();
     let out = Mutex::new(BufWriter::with_capacity(CAPACITY, slow));
     let started = Instant::now();
-    let latencies = paced(lines, || Locked(&out));
+    let latencies = paced(load, || Locked(&out));
     out.lock().flush().unwrap();
     Round::new(
         "Mutex<BufWriter>",
-        lines,
+        load,
         &bytes,
         latencies,
         started.elapsed(),
     )
 }
 
-fn appender_round(lines: usize) -> Round {
+fn appender_round(load: Load) -> Round {
     let (slow, bytes) = Slow::new();
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .finish(slow);
     let started = Instant::now();
-    let latencies = paced(lines, || writer.clone());
+    let latencies = paced(load, || writer.clone());
     // The guard's drop waits at most a second for the worker, then leaves
     // the rest behind: wait for the sink to have every line first.
-    let want = (WRITERS * lines * LINE_LEN) as u64;
+    let want = load.total_bytes();
     // ORDERING: Acquire, paired with the Release in `Slow::write`.
     while bytes.load(Ordering::Acquire) < want && started.elapsed() < DRAIN_LIMIT {
         thread::sleep(Duration::from_millis(1));
@@ -196,14 +225,14 @@ fn appender_round(lines: usize) -> Round {
     drop(guard);
     Round::new(
         "tracing-appender",
-        lines,
+        load,
         &bytes,
         latencies,
         started.elapsed(),
     )
 }
 
-type Contender = fn(usize) -> Round;
+type Contender = fn(Load) -> Round;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() - 1) as f64 * p).round() as usize;
@@ -213,7 +242,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// Per round: p50, p99, p99.9, p99.99, max (µs) and lines per second.
 const STATS: usize = 6;
 
-fn stats(round: &Round, lines: usize) -> [f64; STATS] {
+fn stats(round: &Round, load: Load) -> [f64; STATS] {
     let l = &round.latencies;
     [
         percentile(l, 0.5),
@@ -221,21 +250,28 @@ fn stats(round: &Round, lines: usize) -> [f64; STATS] {
         percentile(l, 0.999),
         percentile(l, 0.9999),
         l[l.len() - 1],
-        (WRITERS * lines) as f64 / round.elapsed.as_secs_f64(),
+        (load.writers * load.lines) as f64 / round.elapsed.as_secs_f64(),
     ]
 }
 
 fn main() {
     let reps = setting("reps", 5).max(1);
     let lines = setting("lines", 20_000).max(1);
+    let load = Load {
+        writers: setting("writers", 2).max(1),
+        lines,
+        busy: setting("busy", 0) != 0,
+    };
     let contenders: [(&str, Contender); 3] = [
         ("mwsr::AsyncBuffer", mwsr_round),
         ("Mutex<BufWriter>", mutex_round),
         ("tracing-appender lossless", appender_round),
     ];
     println!(
-        "slow_sink: {SINK_DELAY:?} per sink write call; {WRITERS} writers x {lines} lines of {LINE_LEN} B, \
-         bursts of {BURST} then {PAUSE:?} sleep; {CAPACITY} B buffers; medians of {reps} rounds, contenders alternating"
+        "slow_sink: {SINK_DELAY:?} per sink write call; {} writers x {lines} lines of {LINE_LEN} B, \
+         bursts of {BURST} then {PAUSE:?} {}; {CAPACITY} B buffers; medians of {reps} rounds, contenders alternating",
+        load.writers,
+        if load.busy { "spinning" } else { "sleep" },
     );
     // samples[contender][stat][rep]
     let mut samples = vec![vec![Vec::new(); STATS]; contenders.len()];
@@ -243,8 +279,8 @@ fn main() {
         // Rotate who goes first, so that none always follows the same one.
         for k in 0..contenders.len() {
             let c = (rep + k) % contenders.len();
-            let round = (contenders[c].1)(lines);
-            for (s, value) in stats(&round, lines).into_iter().enumerate() {
+            let round = (contenders[c].1)(load);
+            for (s, value) in stats(&round, load).into_iter().enumerate() {
                 samples[c][s].push(value);
             }
         }
