@@ -69,11 +69,11 @@ fn two_syncs_each_return_durable() {
         let other = {
             let (group, durable) = (group.clone(), durable.clone());
             thread::spawn(move || {
-                group.append_sync(&[b"b"]).unwrap();
+                group.append_sync(&[b"b".as_slice()]).unwrap();
                 assert!(durable.holds(b"b"), "b returned before it was durable");
             })
         };
-        group.append_sync(&[b"a"]).unwrap();
+        group.append_sync(&[b"a".as_slice()]).unwrap();
         assert!(durable.holds(b"a"), "a returned before it was durable");
         other.join().unwrap();
         group.close().unwrap();
@@ -94,10 +94,10 @@ fn sync_covers_the_callers_earlier_appends() {
         let (group, durable) = group(64, None);
         let other = {
             let group = group.clone();
-            thread::spawn(move || group.append_sync(&[b"x"]).unwrap())
+            thread::spawn(move || group.append_sync(&[b"x".as_slice()]).unwrap())
         };
-        group.append(&[b"1"]).unwrap();
-        group.append(&[b"2", b"2"]).unwrap(); // parts join into one record
+        group.append(&[b"1".as_slice()]).unwrap();
+        group.append(&[b"2".as_slice(), b"2"]).unwrap(); // parts join into one record
         group.sync().unwrap();
         let all = durable.records();
         let at = |r: &[u8]| all.iter().position(|x| x == r).expect("durable");
@@ -113,7 +113,7 @@ fn sync_covers_the_callers_earlier_appends() {
 fn the_background_thread_commits_unsynced_appends() {
     loom::model(|| {
         let (group, durable) = group(64, None);
-        group.append(&[b"lonely"]).unwrap();
+        group.append(&[b"lonely".as_slice()]).unwrap();
         let mut commits = durable.commits.lock().unwrap();
         while commits.is_empty() {
             commits = durable.changed.wait(commits).unwrap();
@@ -134,11 +134,11 @@ fn a_full_queue_waits_for_room() {
         let other = {
             let group = group.clone();
             thread::spawn(move || {
-                group.append(&[b"b"]).unwrap();
-                group.append(&[b"c"]).unwrap();
+                group.append(&[b"b".as_slice()]).unwrap();
+                group.append(&[b"c".as_slice()]).unwrap();
             })
         };
-        group.append_sync(&[b"a"]).unwrap();
+        group.append_sync(&[b"a".as_slice()]).unwrap();
         other.join().unwrap();
         group.close().unwrap();
         let commits = durable.commits.lock().unwrap();
@@ -158,16 +158,16 @@ fn close_races_a_sync() {
         let (group, durable) = group(64, None);
         let other = {
             let (group, durable) = (group.clone(), durable.clone());
-            thread::spawn(move || match group.append_sync(&[b"late"]) {
+            thread::spawn(move || match group.append_sync(&[b"late".as_slice()]) {
                 Ok(()) => assert!(durable.holds(b"late")),
                 Err(e) => assert_eq!(e.kind(), io::ErrorKind::BrokenPipe, "{e}"),
             })
         };
-        group.append(&[b"early"]).unwrap();
+        group.append(&[b"early".as_slice()]).unwrap();
         group.close().unwrap();
         assert!(durable.holds(b"early"), "close commits what it accepted");
         other.join().unwrap();
-        let e = group.append(&[b"after"]).unwrap_err();
+        let e = group.append(&[b"after".as_slice()]).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
         group.close().unwrap(); // idempotent
     });
@@ -182,16 +182,19 @@ fn a_failed_commit_wakes_every_waiter_and_sticks() {
         let other = {
             let (group, durable) = (group.clone(), durable.clone());
             thread::spawn(move || {
-                if group.append_sync(&[b"b"]).is_ok() {
+                if group.append_sync(&[b"b".as_slice()]).is_ok() {
                     assert!(durable.holds(b"b"));
                 }
             })
         };
-        if group.append_sync(&[b"a"]).is_ok() {
+        if group.append_sync(&[b"a".as_slice()]).is_ok() {
             assert!(durable.holds(b"a"));
         }
         other.join().unwrap();
-        assert!(group.append(&[b"c"]).is_err(), "the failure is sticky");
+        assert!(
+            group.append(&[b"c".as_slice()]).is_err(),
+            "the failure is sticky"
+        );
         assert!(group.sync().is_err());
         let e = group.close().unwrap_err();
         assert!(e.to_string().contains("disk on fire"), "{e}");

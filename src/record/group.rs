@@ -19,6 +19,7 @@
 //! latency grows by at most one sync.
 
 use std::io;
+use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
@@ -181,7 +182,7 @@ impl<C: Commit> Group<C> {
     /// # Errors
     /// `InvalidInput` for 4 GiB or more; the sticky failure; `BrokenPipe`
     /// after close.
-    pub fn append(&self, parts: &[&[u8]]) -> io::Result<()> {
+    pub fn append<P: Deref<Target = [u8]>>(&self, parts: &[P]) -> io::Result<()> {
         let (mut state, _) = self.shared.queue(parts)?;
         if state.idle && state.can_lead() {
             state.idle = false;
@@ -194,7 +195,7 @@ impl<C: Commit> Group<C> {
     ///
     /// # Errors
     /// As [`append`](Self::append).
-    pub fn append_sync(&self, parts: &[&[u8]]) -> io::Result<()> {
+    pub fn append_sync<P: Deref<Target = [u8]>>(&self, parts: &[P]) -> io::Result<()> {
         let (state, record) = self.shared.queue(parts)?;
         self.shared.sync_to(state, record).1
     }
@@ -256,7 +257,10 @@ impl<C: Commit> Drop for Group<C> {
 
 impl<C: Commit> Shared<C> {
     /// Queues one record; returns the lock and the record's number.
-    fn queue(&self, parts: &[&[u8]]) -> io::Result<(MutexGuard<'_, State<C>>, u64)> {
+    fn queue<P: Deref<Target = [u8]>>(
+        &self,
+        parts: &[P],
+    ) -> io::Result<(MutexGuard<'_, State<C>>, u64)> {
         let len = parts.iter().map(|part| part.len()).sum::<usize>();
         let prefix = u32::try_from(len).map_err(|_| too_long())?.to_le_bytes();
         let mut state = self.state.lock();

@@ -238,19 +238,7 @@ impl Wal {
 
     /// Appends the concatenation of `parts` as one record.
     fn append_io(&self, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        const MAX_PARTS: usize = 8;
-        if parts.len() > MAX_PARTS {
-            let mut record = crate::scratch::take();
-            parts.iter().for_each(|part| record.extend_from_slice(part));
-            let appended = self.append(&record).map(|()| record.len());
-            crate::scratch::give_back(record);
-            return appended;
-        }
-        let mut pieces: [&[u8]; MAX_PARTS] = [&[]; MAX_PARTS];
-        for (piece, part) in pieces.iter_mut().zip(parts) {
-            *piece = part;
-        }
-        self.group.append(&pieces[..parts.len()])?;
+        self.group.append(parts)?;
         Ok(parts.iter().map(|part| part.len()).sum())
     }
 
