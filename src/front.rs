@@ -29,9 +29,9 @@ pub(crate) struct Front<T, S: Sink<T>> {
 impl<T, S: Sink<T>> Front<T, S> {
     /// # Errors
     /// As [`Engine::try_new`].
-    pub(crate) fn try_new(capacity: usize, sink: S) -> std::io::Result<Self> {
+    pub(crate) fn try_new(capacity: usize, lanes: Option<usize>, sink: S) -> std::io::Result<Self> {
         Ok(Self {
-            engine: Engine::try_new(capacity, Outlet::new(sink))?,
+            engine: Engine::try_new(capacity, lanes, Outlet::new(sink))?,
             counters: CachePadded::new(Counters::new()),
             failure: Mutex::new(None),
         })

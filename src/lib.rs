@@ -322,13 +322,15 @@ mod stats;
 mod sync;
 #[cfg(feature = "tracing")]
 pub mod tracing;
+mod write_order;
 mod write_sink;
 
 pub use async_buffer::{AsyncBuffer, Builder, CloseGuard};
-pub use buffer::Buffer;
+pub use buffer::{Buffer, BufferBuilder};
 pub use error::{Error, TryWriteError};
 pub use sink::Sink;
 pub use stats::Stats;
+pub use write_order::WriteOrder;
 pub use write_sink::{SyncData, WriteSink};
 
 /// The README's examples, compiled and run as doctests.

@@ -21,10 +21,12 @@
 //!   no clock under loom, so that every run of a model takes the same path.
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
+pub(crate) use loom::sync::atomic::{
+    AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence,
+};
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;
@@ -39,6 +41,31 @@ pub(crate) use loom::sync::Arc;
 pub(crate) use loom::thread::{
     Builder as ThreadBuilder, JoinHandle, ThreadId, current as current_thread,
 };
+
+/// A number for the calling thread, fixed for its lifetime: threads started
+/// one after another get consecutive numbers, so that a few threads spread
+/// over a few lanes without colliding. Under loom, the model thread's
+/// number within its execution (the same in every run of a model; loom's
+/// `ThreadId` shows it only through `Debug`, and its `Hash` differs from
+/// one execution to the next).
+#[cfg(not(loom))]
+pub(crate) fn thread_number() -> usize {
+    use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+    static NEXT: StdAtomicUsize = StdAtomicUsize::new(0);
+    thread_local! {
+        // ORDERING: Relaxed: only uniqueness-ish matters, not order.
+        static NUMBER: usize = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    NUMBER.with(|n| *n)
+}
+
+#[cfg(loom)]
+pub(crate) fn thread_number() -> usize {
+    let id = format!("{:?}", loom::thread::current().id());
+    id.chars()
+        .filter(char::is_ascii_digit)
+        .fold(0, |n, d| n * 10 + (d as usize - '0' as usize))
+}
 
 /// Backing off without a wake-up, in two uses: [`snooze`](Self::snooze)
 /// waits for another thread to finish a step that takes no lock (copying

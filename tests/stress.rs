@@ -1,7 +1,7 @@
 //! Many threads, millions of items of random lengths and random `write_v`
 //! groups, through a small `Buffer` or `AsyncBuffer`: nothing lost,
 //! duplicated or reordered per writer, and every call's items contiguous in
-//! the stream.
+//! the stream. Each runs in both write orders.
 
 mod common;
 
@@ -11,7 +11,7 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 
 use common::{StreamChecker, encode};
-use mwsr::{AsyncBuffer, Buffer, Error, Sink};
+use mwsr::{AsyncBuffer, Buffer, Error, Sink, WriteOrder};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -121,9 +121,21 @@ fn check(checker: &StreamChecker, threads: u64, items_per_thread: u64, capacity:
     assert!(checker.largest_batch <= 3 * capacity);
 }
 
-fn stress_buffer(threads: u64, items_per_thread: u64, capacity: usize) {
+/// The order, and in per-writer mode the lanes (`None`: the default).
+type Mode = (WriteOrder, Option<usize>);
+
+const GLOBAL: Mode = (WriteOrder::Global, None);
+const PER_WRITER: Mode = (WriteOrder::PerWriter, None);
+/// Fewer lanes than writers: threads share lanes.
+const SHARED_LANES: Mode = (WriteOrder::PerWriter, Some(3));
+
+fn stress_buffer(threads: u64, items_per_thread: u64, capacity: usize, (order, lanes): Mode) {
     let checker = Arc::default();
-    let buf = Buffer::new(capacity, Check(Arc::clone(&checker)));
+    let mut builder = Buffer::builder().capacity(capacity).write_order(order);
+    if let Some(lanes) = lanes {
+        builder = builder.lanes(lanes);
+    }
+    let buf = builder.build(Check(Arc::clone(&checker))).unwrap();
     write_from_threads(&buf, threads, items_per_thread);
     buf.flush().unwrap();
     check(
@@ -135,9 +147,13 @@ fn stress_buffer(threads: u64, items_per_thread: u64, capacity: usize) {
     assert_eq!(buf.stats().items_flushed, threads * items_per_thread);
 }
 
-fn stress_async(threads: u64, items_per_thread: u64, capacity: usize) {
+fn stress_async(threads: u64, items_per_thread: u64, capacity: usize, (order, lanes): Mode) {
     let checker = Arc::default();
-    let buf = AsyncBuffer::new(capacity, Check(Arc::clone(&checker)));
+    let mut builder = AsyncBuffer::builder().capacity(capacity).write_order(order);
+    if let Some(lanes) = lanes {
+        builder = builder.lanes(lanes);
+    }
+    let buf = builder.build(Check(Arc::clone(&checker))).unwrap();
     write_from_threads(&buf, threads, items_per_thread);
     buf.close().unwrap();
     check(
@@ -153,23 +169,54 @@ fn stress_async(threads: u64, items_per_thread: u64, capacity: usize) {
 
 #[test]
 fn buffer_four_writers_two_million_items() {
-    stress_buffer(4, 500_000, 1024);
+    stress_buffer(4, 500_000, 1024, GLOBAL);
 }
 
 #[test]
 fn buffer_eight_writers_tiny_buffer() {
     // A capacity close to the write sizes: constant swapping and staging.
-    stress_buffer(8, 100_000, 24);
+    stress_buffer(8, 100_000, 24, GLOBAL);
 }
 
 #[test]
 fn async_four_writers_two_million_items() {
-    stress_async(4, 500_000, 1024);
+    stress_async(4, 500_000, 1024, GLOBAL);
 }
 
 #[test]
 fn async_eight_writers_tiny_buffer() {
-    stress_async(8, 100_000, 24);
+    stress_async(8, 100_000, 24, GLOBAL);
+}
+
+#[test]
+fn per_writer_buffer_four_writers_two_million_items() {
+    stress_buffer(4, 500_000, 1024, PER_WRITER);
+}
+
+#[test]
+fn per_writer_buffer_eight_writers_tiny_buffer() {
+    // Chunks of one slot: a claim on nearly every write.
+    stress_buffer(8, 100_000, 24, PER_WRITER);
+}
+
+#[test]
+fn per_writer_buffer_eight_writers_sharing_three_lanes() {
+    stress_buffer(8, 100_000, 1024, SHARED_LANES);
+}
+
+#[test]
+fn per_writer_async_four_writers_two_million_items() {
+    stress_async(4, 500_000, 1024, PER_WRITER);
+}
+
+#[test]
+fn per_writer_async_eight_writers_tiny_buffer() {
+    stress_async(8, 100_000, 24, PER_WRITER);
+}
+
+#[test]
+fn per_writer_async_eight_writers_sharing_three_lanes() {
+    stress_async(8, 100_000, 1024, SHARED_LANES);
 }
 
 /// The checker itself must catch what the stress tests look for.

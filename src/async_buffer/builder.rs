@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::AsyncBuffer;
 use super::signal::Signal;
 use super::worker::{self, Shared};
+use crate::WriteOrder;
 use crate::front::Front;
 use crate::sink::Sink;
 use crate::sync::{Arc, ThreadBuilder};
@@ -31,6 +32,8 @@ pub struct Builder {
     linger: Option<Duration>,
     thread_name: Option<String>,
     lossy: bool,
+    order: WriteOrder,
+    lanes: Option<usize>,
 }
 
 impl Builder {
@@ -43,6 +46,8 @@ impl Builder {
             linger: None,
             thread_name: None,
             lossy: false,
+            order: WriteOrder::Global,
+            lanes: None,
         }
     }
 
@@ -100,6 +105,42 @@ impl Builder {
         self
     }
 
+    /// How different threads' writes are ordered within a batch (default
+    /// [`WriteOrder::Global`]). [`WriteOrder::PerWriter`] gives up that
+    /// order for writes that share no cache line between threads.
+    ///
+    /// ```
+    /// use mwsr::WriteOrder;
+    ///
+    /// let q = mwsr::AsyncBuffer::builder()
+    ///     .write_order(WriteOrder::PerWriter)
+    ///     .build_fn(|batch: &[u64]| Ok::<_, std::io::Error>(assert!(batch.len() <= 1024)))?;
+    /// std::thread::scope(|s| {
+    ///     for t in 0..4 {
+    ///         let q = &q;
+    ///         s.spawn(move || (0..1000).for_each(|i| q.write(t * 1000 + i).unwrap()));
+    ///     }
+    /// });
+    /// q.close()?;
+    /// assert_eq!(q.stats().items_flushed, 4000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_order(mut self, order: WriteOrder) -> Self {
+        self.order = order;
+        self
+    }
+
+    /// In [`WriteOrder::PerWriter`], how many lanes writers spread over
+    /// (default: twice the cores, as a power of two from 4 to 64; at most
+    /// 1024). Threads map to lanes by the order they first wrote in; threads
+    /// sharing a lane take turns on it, so a lane per concurrently writing
+    /// thread is fastest. Each lane costs a cache line, and a lane's chunk
+    /// is a `2 * lanes`-th of a half. Ignored in the default order.
+    pub fn lanes(mut self, lanes: usize) -> Self {
+        self.lanes = Some(lanes);
+        self
+    }
+
     /// The flusher thread's name (default `mwsr-flusher`).
     pub fn thread_name(mut self, name: impl Into<String>) -> Self {
         self.thread_name = Some(name.into());
@@ -109,7 +150,8 @@ impl Builder {
     /// Starts the flusher thread.
     ///
     /// # Errors
-    /// `InvalidInput` if the capacity is 0 or above `u32::MAX`;
+    /// `InvalidInput` if the capacity is 0 or above `u32::MAX`, or the
+    /// lanes 0 or above 1024;
     /// `OutOfMemory` if the buffer cannot be allocated; the spawn error if
     /// the thread cannot be started.
     pub fn build<T, S>(self, sink: S) -> io::Result<AsyncBuffer<T, S>>
@@ -119,7 +161,7 @@ impl Builder {
         S::Error: Send + Sync + 'static,
     {
         let shared = Arc::new(Shared {
-            front: Front::try_new(self.capacity, sink)?,
+            front: Front::try_new(self.capacity, self.order.lanes(self.lanes), sink)?,
             signal: Signal::new(),
             linger: self.linger,
             lossy: self.lossy,

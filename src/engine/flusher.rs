@@ -130,8 +130,7 @@ impl<'a, T, F> Flusher<'a, T, F> {
         consume: impl FnOnce(&[T], &mut F) -> R,
     ) -> Option<R> {
         let slab = &self.engine.slabs[index];
-        slab.wait_committed(slab::reservations(sealed));
-        let len = slab.close_holes(slab::offset(sealed));
+        let len = self.engine.settle(index, sealed);
         let batch = Batch { slab, len };
         // SAFETY: sealed with every reservation committed (waited above), so
         // `0..len` holds initialised items and nobody else touches the slab

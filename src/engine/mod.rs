@@ -31,11 +31,14 @@
 //!    are borrowed slices of them.
 
 mod flusher;
+mod lanes;
 mod slab;
 
 use crossbeam_utils::CachePadded;
 
 pub(crate) use self::flusher::Flusher;
+pub(crate) use self::lanes::MAX_LANES;
+use self::lanes::{LaneGuard, Lanes};
 pub(crate) use self::slab::MAX_CAPACITY;
 use self::slab::{Reserve, Slab};
 use crate::sync::{AtomicUsize, Backoff, Condvar, Mutex, Ordering, ThreadId, current_thread};
@@ -69,6 +72,8 @@ pub(crate) struct Engine<T, F> {
     /// invariant 3): its index and its word when sealed. Touched only by
     /// the role's holder, so never contended.
     pending: Mutex<Option<(usize, u64)>>,
+    /// Per-writer mode's lanes (see [`lanes`]); `None` in the default mode.
+    lanes: Option<Lanes>,
 }
 
 // SAFETY: the slots are the only non-`Sync` part. Writers write disjoint
@@ -80,10 +85,18 @@ pub(crate) struct Engine<T, F> {
 unsafe impl<T: Send, F: Send> Sync for Engine<T, F> {}
 
 impl<T, F> Engine<T, F> {
+    /// An engine of two slabs of `capacity` slots, in per-writer mode with
+    /// that many lanes if `lanes` is given.
+    ///
     /// # Errors
-    /// `InvalidInput` if `capacity` is 0 or above [`MAX_CAPACITY`];
-    /// `OutOfMemory` if the two slabs cannot be allocated.
-    pub(crate) fn try_new(capacity: usize, state: F) -> std::io::Result<Self> {
+    /// `InvalidInput` if `capacity` is 0 or above [`MAX_CAPACITY`], or
+    /// `lanes` is 0 or above [`MAX_LANES`]; `OutOfMemory` if the two slabs
+    /// cannot be allocated.
+    pub(crate) fn try_new(
+        capacity: usize,
+        lanes: Option<usize>,
+        state: F,
+    ) -> std::io::Result<Self> {
         use std::io::{Error, ErrorKind};
         if capacity == 0 || capacity > MAX_CAPACITY {
             return Err(Error::new(
@@ -94,8 +107,17 @@ impl<T, F> Engine<T, F> {
                 ),
             ));
         }
+        if let Some(count) = lanes
+            && !(1..=MAX_LANES).contains(&count)
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("mwsr: lanes must be at least 1 and at most {MAX_LANES}, not {count}"),
+            ));
+        }
+        let chunks = lanes.map(|count| Lanes::max_chunks(count, capacity));
         let slab = || {
-            Slab::try_new(capacity).ok_or_else(|| {
+            Slab::try_new(capacity, chunks).ok_or_else(|| {
                 let bytes = capacity.saturating_mul(std::mem::size_of::<T>().max(1));
                 Error::new(
                     ErrorKind::OutOfMemory,
@@ -113,6 +135,7 @@ impl<T, F> Engine<T, F> {
             holder: Mutex::new(None),
             role_or_swap: Condvar::new(),
             pending: Mutex::new(None),
+            lanes: lanes.map(|count| Lanes::new(count, capacity)),
         };
         engine.slabs[0].activate();
         Ok(engine)
@@ -123,25 +146,33 @@ impl<T, F> Engine<T, F> {
         self.slabs[0].capacity()
     }
 
-    /// Reserves `n` slots (`1 <= n <= capacity`) in the active slab.
+    /// Reserves `n` slots (`1 <= n <= capacity`) in the active slab, or in
+    /// per-writer mode in this thread's lane.
     #[inline]
     pub(crate) fn reserve(&self, n: usize) -> Result<Reservation<'_, T>, Rejected> {
         debug_assert!(n >= 1 && n <= self.capacity());
-        let mut backoff = Backoff::new();
         // ORDERING: Acquire pairs with the flusher's Release store in `swap`,
         // so we try the slab it activated last. Only a hint: a stale index
         // finds its slab sealed, and the slab's own word decides.
         let mut index = self.active.load(Ordering::Acquire);
+        if self.lanes.is_some() {
+            return self.reserve_in_lane(n, index);
+        }
+        let mut backoff = Backoff::new();
         loop {
             let slab = &self.slabs[index];
-            match slab.try_reserve(n) {
-                Reserve::Reserved { start, seq } => {
+            match slab.try_reserve(n, n) {
+                Reserve::Reserved { start, seq, .. } => {
                     return Ok(Reservation {
                         slab,
-                        seq,
                         start,
                         len: n,
                         filled: 0,
+                        landing: Landing {
+                            before: start,
+                            after: start + n,
+                        },
+                        owner: Owner::Slab { seq },
                     });
                 }
                 Reserve::Full => return Err(Rejected::Full(index)),
@@ -153,6 +184,55 @@ impl<T, F> Engine<T, F> {
                     index = 1 - index;
                     backoff.snooze();
                 }
+            }
+        }
+    }
+
+    /// [`reserve`](Self::reserve) in per-writer mode: `n` slots of this
+    /// thread's chunk, claiming a new chunk if it lacks them.
+    fn reserve_in_lane(&self, n: usize, index: usize) -> Result<Reservation<'_, T>, Rejected> {
+        let lanes = self.lanes.as_ref().expect("per-writer mode");
+        let mut lane = lanes.lock_mine();
+        match lane.room(n, lanes, &self.slabs, index) {
+            Ok((chunk, claimed)) => Ok(Reservation {
+                slab: &self.slabs[chunk.slab],
+                start: chunk.filled,
+                len: n,
+                filled: 0,
+                // A write into a chunk claimed before starts no batch and
+                // crosses no mark: the claim did, and its writer reported it.
+                landing: if claimed {
+                    Landing {
+                        before: chunk.start,
+                        after: chunk.end,
+                    }
+                } else {
+                    Landing::WITHIN
+                },
+                owner: Owner::Lane(lane),
+            }),
+            Err((Reserve::Full, full)) => Err(Rejected::Full(full)),
+            Err(_) => Err(Rejected::Closed),
+        }
+    }
+
+    /// Delivers nothing, but makes sealed slab `index` (whose word was
+    /// `sealed`) ready to: collects the lanes' chunks in it, waits for every
+    /// reservation, and closes up holes or unfilled chunk tails. Returns
+    /// how many items the batch holds, from slot 0. Role holder only (or
+    /// the engine's drop).
+    fn settle(&self, index: usize, sealed: u64) -> usize {
+        let slab = &self.slabs[index];
+        let count = slab::reservations(sealed);
+        match &self.lanes {
+            None => {
+                slab.wait_committed(count);
+                slab.close_holes(slab::offset(sealed))
+            }
+            Some(lanes) => {
+                lanes.collect(index, &self.slabs);
+                slab.wait_committed(count);
+                slab.compact(count)
             }
         }
     }
@@ -302,11 +382,11 @@ impl<T, F> Engine<T, F> {
 
 impl<T, F> Drop for Engine<T, F> {
     fn drop(&mut self) {
-        for slab in &self.slabs {
-            let len = slab.close_holes(slab::offset(slab.load()));
-            // SAFETY: `&mut self`: no writer or flusher is running, and a
-            // slab's offset counts exactly its initialised items once holes
-            // are closed (delivered batches were recycled to offset 0).
+        for (index, slab) in self.slabs.iter().enumerate() {
+            let len = self.settle(index, slab.load());
+            // SAFETY: `&mut self`: no writer or flusher is running, and once
+            // settled a slab's first `len` slots are exactly its initialised
+            // items (delivered batches were recycled to offset 0).
             unsafe { slab.drop_items(0..len) };
         }
     }
@@ -323,6 +403,12 @@ pub(crate) struct Landing {
 }
 
 impl Landing {
+    /// A write that starts no batch and crosses no mark.
+    const WITHIN: Self = Self {
+        before: usize::MAX,
+        after: usize::MAX,
+    };
+
     /// Whether this write started the batch (the slab was empty).
     #[inline]
     pub(crate) fn starts_batch(self) -> bool {
@@ -342,15 +428,27 @@ impl Landing {
 pub(crate) struct Reentrant;
 
 /// Slots reserved by one writer. Dropping it publishes them; if fewer items
-/// were written than reserved (a `Clone` panicked), the range becomes a hole
-/// the flusher closes up, so the stream never shows part of a write.
+/// were written than reserved (a `Clone` panicked), the stream never shows
+/// part of the write: in the default mode the range becomes a hole the
+/// flusher closes up, in per-writer mode the items are dropped and the
+/// chunk's fill stays where it was.
 pub(crate) struct Reservation<'a, T> {
     slab: &'a Slab<T>,
-    /// The reservation's number in its batch: which mark commits it.
-    seq: usize,
     start: usize,
     len: usize,
     filled: usize,
+    landing: Landing,
+    owner: Owner<'a>,
+}
+
+/// Who publishes a reservation.
+enum Owner<'a> {
+    /// A reservation of the slab's own (default mode), committed by mark
+    /// `seq` of its batch.
+    Slab { seq: usize },
+    /// Part of the lane's chunk (per-writer mode), published by advancing
+    /// the chunk's fill and unlocking the lane.
+    Lane(LaneGuard<'a>),
 }
 
 impl<T> Reservation<'_, T> {
@@ -381,10 +479,7 @@ impl<T> Reservation<'_, T> {
     /// Where this write lands in its slab's batch (see [`Landing`]).
     #[inline]
     pub(crate) fn landing(&self) -> Landing {
-        Landing {
-            before: self.start,
-            after: self.start + self.len,
-        }
+        self.landing
     }
 
     /// Appends one item.
@@ -401,10 +496,16 @@ impl<T> Reservation<'_, T> {
 
 impl<T> Drop for Reservation<'_, T> {
     fn drop(&mut self) {
-        if self.filled != self.len {
+        let whole = self.filled == self.len;
+        if !whole {
             self.abandon();
         }
-        self.slab.commit(self.seq);
+        match &mut self.owner {
+            Owner::Slab { seq } => self.slab.commit(*seq),
+            // Unlocks when the guard drops, after this.
+            Owner::Lane(lane) if whole => lane.fill(self.len),
+            Owner::Lane(_) => {}
+        }
     }
 }
 
@@ -412,8 +513,10 @@ impl<T> Reservation<'_, T> {
     #[cold]
     fn abandon(&mut self) {
         // SAFETY: the first `filled` slots of the reservation were written by
-        // us and nobody else can see them yet; they become a hole.
+        // us and nobody else can see them yet.
         unsafe { self.slab.drop_items(self.start..self.start + self.filled) };
-        self.slab.record_hole(self.start..self.start + self.len);
+        if let Owner::Slab { .. } = self.owner {
+            self.slab.record_hole(self.start..self.start + self.len);
+        }
     }
 }

@@ -10,6 +10,11 @@
 //! second read-modify-write on that contended cache line; the mark is a store
 //! that does not stall the writer.)
 //!
+//! In per-writer mode (see [`super::lanes`]) each reservation is a *chunk*
+//! that one lane fills over many writes; whoever retires it records how much
+//! of it was filled (its *extent*) before committing its mark, and the
+//! flusher moves the chunks' filled parts together before delivering.
+//!
 //! ```text
 //!  63      62      61      60..32                 31..0
 //!   -     CLOSED  SEALED  reservations so far   slots reserved (offset)
@@ -65,9 +70,13 @@ pub(super) fn reservations(state: u64) -> usize {
 
 /// What a reservation attempt on one slab found.
 pub(super) enum Reserve {
-    /// Slots `start..start + n` are this writer's, and mark `seq` is the one
-    /// it commits them with.
-    Reserved { start: usize, seq: usize },
+    /// Slots `start..start + len` are this writer's, and mark `seq` is the
+    /// one it commits them with.
+    Reserved {
+        start: usize,
+        len: usize,
+        seq: usize,
+    },
     /// Not enough room (or reservation numbers) left.
     Full,
     /// Not the active slab (a swap is under way, or the caller's index is stale).
@@ -87,6 +96,10 @@ pub(super) struct Slab<T> {
     /// Each reservation holds at least one slot, so one mark per slot (up to
     /// `MAX_RESERVATIONS`) is enough.
     marks: Box<[AtomicU8]>,
+    /// Per-writer mode only (empty otherwise): extent `i` is where chunk
+    /// `i` starts and how many of its slots were filled, packed as
+    /// `start << 32 | filled`, stored before its mark is committed.
+    extents: Box<[AtomicU64]>,
     /// Ranges reserved by writers whose `Clone` panicked mid-copy: they hold
     /// no items, and the flusher closes them up before delivering. Cold path.
     holes: Mutex<Vec<Range<usize>>>,
@@ -103,22 +116,29 @@ fn try_boxed<X>(n: usize, make: impl FnMut() -> X) -> Option<Box<[X]>> {
 
 impl<T> Slab<T> {
     /// A sealed, empty slab of `capacity` slots, or `None` if the memory
-    /// cannot be had.
-    pub(super) fn try_new(capacity: usize) -> Option<Self> {
-        let marks = capacity.min(MAX_RESERVATIONS).next_multiple_of(STRIPES);
+    /// cannot be had. `chunks` is the most chunks one batch holds in
+    /// per-writer mode, `None` in the default mode.
+    pub(super) fn try_new(capacity: usize, chunks: Option<usize>) -> Option<Self> {
+        let marks = chunks
+            .unwrap_or(capacity)
+            .min(MAX_RESERVATIONS)
+            .next_multiple_of(STRIPES);
+        let extents = if chunks.is_some() { marks } else { 0 };
         Some(Self {
             state: CachePadded::new(AtomicU64::new(SEALED)),
             cells: try_boxed(capacity, || UnsafeCell::new(MaybeUninit::uninit()))?,
             trackers: try_boxed(capacity, AccessTracker::new)?,
             marks: try_boxed(marks, || AtomicU8::new(OPEN))?,
+            extents: try_boxed(extents, || AtomicU64::new(0))?,
             holes: Mutex::new(Vec::new()),
         })
     }
 
-    /// Tries to reserve `n` slots (`1 <= n <= capacity`) and take the next
-    /// reservation number in one step.
+    /// Tries to reserve at least `n` slots (`1 <= n <= capacity`) and up to
+    /// `want` (a chunk: as much of it as is left, but never less than `n`),
+    /// and take the next reservation number, in one step.
     #[inline]
-    pub(super) fn try_reserve(&self, n: usize) -> Reserve {
+    pub(super) fn try_reserve(&self, n: usize, want: usize) -> Reserve {
         // ORDERING: Acquire (here and on a failed compare-exchange): if we see
         // `SEALED`, we synchronise with the flusher's Release `seal`; see
         // there. (Acquire loads are free on x86.)
@@ -135,18 +155,19 @@ impl<T> Slab<T> {
                 return Reserve::Full;
             }
             let (start, seq) = (offset(cur), reservations(cur));
+            let len = want.min(self.cells.len() - start).max(n);
             // ORDERING: Acquire on success pairs with the Release store in
             // `activate`, so the flusher's last reads and drops of these slots
             // (from the batch before) happen before this writer overwrites
             // them. Acquire on failure: see the load above.
             match self.state.compare_exchange_weak(
                 cur,
-                cur + n as u64 + RESERVATION,
+                cur + len as u64 + RESERVATION,
                 Ordering::Acquire,
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    return Reserve::Reserved { start, seq };
+                    return Reserve::Reserved { start, len, seq };
                 }
                 Err(actual) => {
                     cur = actual;
@@ -163,6 +184,39 @@ impl<T> Slab<T> {
         // ORDERING: Release publishes this writer's slot writes (and any hole
         // it recorded) to the flusher's Acquire load in `wait_committed`.
         self.mark(seq).store(COMMITTED, Ordering::Release);
+    }
+
+    /// Retires chunk `seq` (per-writer mode), which starts at slot `start`
+    /// and whose first `filled` slots hold items, and commits it.
+    pub(super) fn commit_chunk(&self, seq: usize, start: usize, filled: usize) {
+        // ORDERING: Relaxed: published by `commit`'s Release below, which the
+        // flusher's Acquire in `wait_committed` reads before `compact` does.
+        self.extents[seq].store((start as u64) << 32 | filled as u64, Ordering::Relaxed);
+        self.commit(seq);
+    }
+
+    /// Moves the filled parts of the first `count` chunks (per-writer mode,
+    /// all committed) together at the front of the slab, in chunk order;
+    /// returns how many items that is. Flusher only.
+    pub(super) fn compact(&self, count: usize) -> usize {
+        let mut to = 0;
+        for extent in &self.extents[..count] {
+            // ORDERING: Relaxed: see `commit_chunk`.
+            let extent = extent.load(Ordering::Relaxed);
+            let (start, filled) = ((extent >> 32) as usize, offset(extent));
+            if start != to {
+                self.track_read(start..start + filled);
+                self.track_write(to..to + filled);
+                // SAFETY: `start..start + filled` holds the chunk's items
+                // (chunks are disjoint, claimed in increasing order, so
+                // `to <= start` and everything below `to` is already
+                // placed); every chunk is committed, so the slab is ours
+                // alone; `ptr::copy` allows the ranges to overlap.
+                unsafe { ptr::copy(self.slot(start), self.slot(to), filled) };
+            }
+            to += filled;
+        }
+        to
     }
 
     /// Waits until the first `count` reservations (all of a sealed batch) are

@@ -1,7 +1,10 @@
 //! [`Buffer`]: many writers, flushed inline by whichever writer finds it full.
 
+mod builder;
+
 use std::fmt;
 
+pub use self::builder::BufferBuilder;
 use crate::front::{Front, Refused};
 use crate::sink::Sink;
 use crate::sync::Arc;
@@ -104,9 +107,7 @@ impl<T, S: Sink<T>> Buffer<T, S> {
     /// `InvalidInput` if `capacity` is 0 or above `u32::MAX` items;
     /// `OutOfMemory` if the two halves cannot be allocated.
     pub fn try_new(capacity: usize, sink: S) -> std::io::Result<Self> {
-        Ok(Self {
-            front: Arc::new(Inner(Front::try_new(capacity, sink)?)),
-        })
+        BufferBuilder::new().capacity(capacity).build(sink)
     }
 
     /// As [`new`](Self::new) for a closure, whose argument's type the
@@ -336,6 +337,17 @@ impl<T, S: Sink<T>> Buffer<T, S> {
                 }
             })
             .map(|(n, _)| n)
+    }
+}
+
+/// The item and sink types of this impl are placeholders, so that
+/// `Buffer::builder()` needs no type annotations; `build` picks the real
+/// ones from its sink.
+impl Buffer<(), fn(&[()]) -> Result<(), std::convert::Infallible>> {
+    /// Configures a `Buffer`: capacity, write order
+    /// ([`WriteOrder`](crate::WriteOrder)).
+    pub fn builder() -> BufferBuilder {
+        BufferBuilder::new()
     }
 }
 
