@@ -18,7 +18,11 @@ pub fn entries<const SIZE: usize>() -> Vec<Entry> {
     vec![
         Entry {
             name: "mwsr::Buffer",
-            build: |w| Arc::new(Mwsr::<SIZE>::new(w)),
+            build: |w| Arc::new(Mwsr::<SIZE>::new(w, mwsr::WriteOrder::Global)),
+        },
+        Entry {
+            name: "mwsr::Buffer per-writer",
+            build: |w| Arc::new(Mwsr::<SIZE>::new(w, mwsr::WriteOrder::PerWriter)),
         },
         Entry {
             name: "Mutex<Vec<u8>> (sink under a lock)",
@@ -53,13 +57,14 @@ struct Mwsr<const SIZE: usize> {
 }
 
 impl<const SIZE: usize> Mwsr<SIZE> {
-    fn new(writers: usize) -> Self {
+    fn new(writers: usize, order: mwsr::WriteOrder) -> Self {
         let tally = Tally::new();
-        Self {
-            buf: mwsr::Buffer::new(CAPACITY, Checksum(tally.clone())),
-            tally,
-            writers,
-        }
+        let buf = mwsr::Buffer::builder()
+            .capacity(CAPACITY)
+            .write_order(order)
+            .build(Checksum(tally.clone()))
+            .unwrap();
+        Self { buf, tally, writers }
     }
 }
 

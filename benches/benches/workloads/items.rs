@@ -30,6 +30,14 @@ pub fn entries() -> Vec<Entry> {
             build: |w| Arc::new(Mwsr::new(w, SMALL)),
         },
         Entry {
+            name: "mwsr::AsyncBuffer per-writer",
+            build: |w| Arc::new(Mwsr::per_writer(w, CAPACITY)),
+        },
+        Entry {
+            name: "mwsr::AsyncBuffer per-writer (1024 per half)",
+            build: |w| Arc::new(Mwsr::per_writer(w, SMALL)),
+        },
+        Entry {
             name: "crossbeam-channel",
             build: |w| {
                 let (tx, rx) = crossbeam_channel::bounded(SLOTS);
@@ -155,12 +163,21 @@ struct Mwsr {
 impl Mwsr {
     /// `capacity` items per half.
     fn new(writers: usize, capacity: usize) -> Self {
+        Self::with_order(writers, capacity, mwsr::WriteOrder::Global)
+    }
+
+    fn per_writer(writers: usize, capacity: usize) -> Self {
+        Self::with_order(writers, capacity, mwsr::WriteOrder::PerWriter)
+    }
+
+    fn with_order(writers: usize, capacity: usize, order: mwsr::WriteOrder) -> Self {
         let tally = Tally::new();
-        Self {
-            buf: mwsr::AsyncBuffer::new(capacity, Sum(tally.clone())),
-            tally,
-            writers,
-        }
+        let buf = mwsr::AsyncBuffer::builder()
+            .capacity(capacity)
+            .write_order(order)
+            .build(Sum(tally.clone()))
+            .unwrap();
+        Self { buf, tally, writers }
     }
 }
 

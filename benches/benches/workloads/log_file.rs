@@ -28,7 +28,11 @@ pub fn entries() -> Vec<Entry> {
     vec![
         Entry {
             name: "mwsr::AsyncBuffer",
-            build: |w| Arc::new(Log::new(w, |f, _| Mwsr::new(f, CAPACITY))),
+            build: |w| Arc::new(Log::new(w, |f, _| Mwsr::new(f, CAPACITY, Global))),
+        },
+        Entry {
+            name: "mwsr::AsyncBuffer per-writer",
+            build: |w| Arc::new(Log::new(w, |f, _| Mwsr::new(f, CAPACITY, PerWriter))),
         },
         Entry {
             name: "tracing-appender lossless",
@@ -40,7 +44,11 @@ pub fn entries() -> Vec<Entry> {
         },
         Entry {
             name: "mwsr::AsyncBuffer (256 KiB per half)",
-            build: |w| Arc::new(Log::new(w, |f, _| Mwsr::new(f, LARGE))),
+            build: |w| Arc::new(Log::new(w, |f, _| Mwsr::new(f, LARGE, Global))),
+        },
+        Entry {
+            name: "mwsr::AsyncBuffer per-writer (256 KiB per half)",
+            build: |w| Arc::new(Log::new(w, |f, _| Mwsr::new(f, LARGE, PerWriter))),
         },
         Entry {
             name: "Mutex<BufWriter<File>> (256 KiB)",
@@ -148,14 +156,21 @@ pub fn check_lines(log: impl Read, writers: usize, total: u64) {
     assert_eq!(lines, total, "lines in the file");
 }
 
+use mwsr::WriteOrder::{Global, PerWriter};
+
 type Flusher = mwsr::AsyncBuffer<u8, mwsr::WriteSink<File>>;
 
 struct Mwsr(Flusher);
 
 impl Mwsr {
     /// `capacity` bytes per half.
-    fn new(file: File, capacity: usize) -> Self {
-        Self(mwsr::AsyncBuffer::with_writer(capacity, file))
+    fn new(file: File, capacity: usize, order: mwsr::WriteOrder) -> Self {
+        let buf = mwsr::AsyncBuffer::builder()
+            .capacity(capacity)
+            .write_order(order)
+            .build(mwsr::WriteSink::new(file))
+            .unwrap();
+        Self(buf)
     }
 }
 
