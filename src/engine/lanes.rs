@@ -101,6 +101,7 @@ impl Lanes {
     }
 
     /// Locks the calling thread's lane.
+    #[inline]
     pub(super) fn lock_mine(&self) -> LaneGuard<'_> {
         self.lanes[thread_number() % self.lanes.len()].lock()
     }
@@ -119,6 +120,7 @@ impl Lanes {
 }
 
 impl Lane {
+    #[inline]
     fn lock(&self) -> LaneGuard<'_> {
         let mut backoff = Backoff::new();
         // ORDERING: Acquire pairs with the Release in `LaneGuard::drop`: we
@@ -172,12 +174,13 @@ impl LaneGuard<'_> {
     /// `Engine::reserve`. Returns the chunk, with room for `n` slots from
     /// its `filled`, and whether it was claimed now; or what the claim
     /// found, and in which slab.
+    #[inline]
     pub(super) fn room<T>(
         &mut self,
         n: usize,
         lanes: &Lanes,
         slabs: &[Slab<T>; 2],
-        mut index: usize,
+        index: usize,
     ) -> Result<(Chunk, bool), (Reserve, usize)> {
         if let Some(chunk) = self.chunk() {
             // A writer that finds its chunk's slab sealed moves on to the
@@ -186,6 +189,22 @@ impl LaneGuard<'_> {
             if word & (SEALED | CLOSED) == 0 && chunk.end - chunk.filled >= n {
                 return Ok((chunk, false));
             }
+        }
+        self.claim(n, lanes, slabs, index)
+    }
+
+    /// [`room`](Self::room) once the chunk lacks it: retires the chunk, if
+    /// any, and claims the next one.
+    #[cold]
+    #[inline(never)]
+    fn claim<T>(
+        &mut self,
+        n: usize,
+        lanes: &Lanes,
+        slabs: &[Slab<T>; 2],
+        mut index: usize,
+    ) -> Result<(Chunk, bool), (Reserve, usize)> {
+        if let Some(chunk) = self.chunk() {
             chunk.retire(slabs);
             self.set_chunk(None);
         }
@@ -216,6 +235,7 @@ impl LaneGuard<'_> {
     }
 
     /// Records that `n` more slots of the chunk hold items.
+    #[inline]
     pub(super) fn fill(&mut self, n: usize) {
         let mut chunk = self.chunk().expect("mwsr: a lane write has a chunk");
         chunk.filled += n;

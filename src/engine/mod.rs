@@ -190,6 +190,7 @@ impl<T, F> Engine<T, F> {
 
     /// [`reserve`](Self::reserve) in per-writer mode: `n` slots of this
     /// thread's chunk, claiming a new chunk if it lacks them.
+    #[inline]
     fn reserve_in_lane(&self, n: usize, index: usize) -> Result<Reservation<'_, T>, Rejected> {
         let lanes = self.lanes.as_ref().expect("per-writer mode");
         let mut lane = lanes.lock_mine();
@@ -344,10 +345,14 @@ impl<T, F> Engine<T, F> {
         self.open_word().map_or(0, slab::offset)
     }
 
-    /// How many writes reserved slots in the active slab (0 unless it is
-    /// open).
-    pub(crate) fn active_writes(&self) -> usize {
-        self.open_word().map_or(0, slab::reservations)
+    /// Whether more than one write waits in the active slab, as far as its
+    /// word tells. In per-writer mode the word counts chunk claims, and a
+    /// chunk takes many writes, so any claim counts.
+    pub(crate) fn several_writes(&self) -> bool {
+        self.open_word().is_some_and(|word| match &self.lanes {
+            None => slab::reservations(word) > 1,
+            Some(_) => slab::reservations(word) > 0,
+        })
     }
 
     /// Whether the engine is closed for good (every reservation will fail).

@@ -64,7 +64,11 @@ impl<const SIZE: usize> Mwsr<SIZE> {
             .write_order(order)
             .build(Checksum(tally.clone()))
             .unwrap();
-        Self { buf, tally, writers }
+        Self {
+            buf,
+            tally,
+            writers,
+        }
     }
 }
 

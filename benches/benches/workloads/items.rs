@@ -177,7 +177,11 @@ impl Mwsr {
             .write_order(order)
             .build(Sum(tally.clone()))
             .unwrap();
-        Self { buf, tally, writers }
+        Self {
+            buf,
+            tally,
+            writers,
+        }
     }
 }
 
