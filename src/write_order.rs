@@ -1,5 +1,9 @@
 //! [`WriteOrder`]: how a buffer orders different threads' writes.
 
+use std::io;
+
+use crate::engine::MAX_LANES;
+
 /// How a buffer orders the writes of different threads within a batch (see
 /// "Choosing" in the crate docs). Set with
 /// [`Builder::write_order`](crate::Builder::write_order) or
@@ -30,11 +34,23 @@ pub enum WriteOrder {
 impl WriteOrder {
     /// The engine's lane count: `None` for the default order, else
     /// `lanes` or the default for this machine.
-    pub(crate) fn lanes(self, lanes: Option<usize>) -> Option<usize> {
-        match self {
+    ///
+    /// # Errors
+    /// `InvalidInput` if `lanes` is 0 or above [`MAX_LANES`], in either
+    /// order: a bad setting is reported, not ignored.
+    pub(crate) fn lanes(self, lanes: Option<usize>) -> io::Result<Option<usize>> {
+        if let Some(count) = lanes
+            && !(1..=MAX_LANES).contains(&count)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("mwsr: lanes must be at least 1 and at most {MAX_LANES}, not {count}"),
+            ));
+        }
+        Ok(match self {
             WriteOrder::Global => None,
             WriteOrder::PerWriter => Some(lanes.unwrap_or_else(default_lanes)),
-        }
+        })
     }
 }
 

@@ -40,13 +40,23 @@ fn allocations() -> u64 {
 
 #[test]
 fn writes_and_flushes_do_not_allocate() {
+    for order in [mwsr::WriteOrder::Global, mwsr::WriteOrder::PerWriter] {
+        writes_and_flushes_do_not_allocate_in(order);
+    }
+}
+
+fn writes_and_flushes_do_not_allocate_in(order: mwsr::WriteOrder) {
     let mut checksum = 0u64;
-    let buf = mwsr::Buffer::new(256, |batch: &[u8]| {
-        checksum = batch
-            .iter()
-            .fold(checksum, |c, &b| c.rotate_left(5) ^ u64::from(b));
-        Ok::<(), Infallible>(())
-    });
+    let buf = mwsr::Buffer::builder()
+        .capacity(256)
+        .write_order(order)
+        .build_fn(|batch: &[u8]| {
+            checksum = batch
+                .iter()
+                .fold(checksum, |c, &b| c.rotate_left(5) ^ u64::from(b));
+            Ok::<(), Infallible>(())
+        })
+        .unwrap();
     let small = [7u8; 16];
     let parts: [&[u8]; 3] = [b"header:", &small, b"\n"];
     let big = [1u8; 600];
@@ -72,7 +82,7 @@ fn writes_and_flushes_do_not_allocate() {
     assert_ne!(checksum, 0);
     assert_eq!(
         during, 0,
-        "allocations during 50 rounds of writes and flushes"
+        "allocations during 50 rounds of writes and flushes ({order:?})"
     );
 }
 

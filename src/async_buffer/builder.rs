@@ -135,7 +135,8 @@ impl Builder {
     /// 1024). Threads map to lanes by the order they first wrote in; threads
     /// sharing a lane take turns on it, so a lane per concurrently writing
     /// thread is fastest. Each lane costs a cache line, and a lane's chunk
-    /// is a `2 * lanes`-th of a half. Ignored in the default order.
+    /// is a `2 * lanes`-th of a half. Unused in the default order (but
+    /// still checked: a value out of range fails `build`).
     pub fn lanes(mut self, lanes: usize) -> Self {
         self.lanes = Some(lanes);
         self
@@ -161,7 +162,7 @@ impl Builder {
         S::Error: Send + Sync + 'static,
     {
         let shared = Arc::new(Shared {
-            front: Front::try_new(self.capacity, self.order.lanes(self.lanes), sink)?,
+            front: Front::try_new(self.capacity, self.order.lanes(self.lanes)?, sink)?,
             signal: Signal::new(),
             linger: self.linger,
             lossy: self.lossy,

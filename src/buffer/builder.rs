@@ -75,7 +75,7 @@ impl BufferBuilder {
     /// `InvalidInput` if the capacity is 0 or above `u32::MAX`, or the lanes
     /// 0 or above 1024; `OutOfMemory` if the two halves cannot be allocated.
     pub fn build<T, S: Sink<T>>(self, sink: S) -> io::Result<Buffer<T, S>> {
-        let front = Front::try_new(self.capacity, self.order.lanes(self.lanes), sink)?;
+        let front = Front::try_new(self.capacity, self.order.lanes(self.lanes)?, sink)?;
         Ok(Buffer {
             front: Arc::new(Inner(front)),
         })

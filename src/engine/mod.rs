@@ -89,8 +89,8 @@ impl<T, F> Engine<T, F> {
     /// that many lanes if `lanes` is given.
     ///
     /// # Errors
-    /// `InvalidInput` if `capacity` is 0 or above [`MAX_CAPACITY`], or
-    /// `lanes` is 0 or above [`MAX_LANES`]; `OutOfMemory` if the two slabs
+    /// `InvalidInput` if `capacity` is 0 or above [`MAX_CAPACITY`];
+    /// `OutOfMemory` if the two slabs
     /// cannot be allocated.
     pub(crate) fn try_new(
         capacity: usize,
@@ -107,14 +107,8 @@ impl<T, F> Engine<T, F> {
                 ),
             ));
         }
-        if let Some(count) = lanes
-            && !(1..=MAX_LANES).contains(&count)
-        {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                format!("mwsr: lanes must be at least 1 and at most {MAX_LANES}, not {count}"),
-            ));
-        }
+        // Checked by `WriteOrder::lanes`, which reports it.
+        debug_assert!(lanes.is_none_or(|count| (1..=MAX_LANES).contains(&count)));
         let chunks = lanes.map(|count| Lanes::max_chunks(count, capacity));
         let slab = || {
             Slab::try_new(capacity, chunks).ok_or_else(|| {
