@@ -79,7 +79,10 @@
 //! # Guarantees
 //! - **Order.** The sink sees a valid interleaving of the writers' calls:
 //!   each call's items are contiguous, each writer's calls keep their order,
-//!   and batches arrive one at a time, never concurrently.
+//!   and batches arrive one at a time, never concurrently. By default the
+//!   interleaving is also the real-time order: a write that returned before
+//!   another began comes first. [`WriteOrder::PerWriter`] gives that last
+//!   part up (see "Choosing").
 //! - **Whole writes.** A call that fits in the capacity arrives in one
 //!   batch. [`Buffer::write_v`] and [`AsyncBuffer::write_v`] write several
 //!   slices as one contiguous run; `write!` on a byte buffer formats the whole
@@ -139,6 +142,23 @@
 //!   `Failed`; [`is_full`](TryWriteError::is_full),
 //!   [`into_inner`](TryWriteError::into_inner)): for shedding load.
 //!   [`Buffer`]'s `try_` calls never run the sink.
+//! - **Global or per-writer order.** By default all writers reserve space
+//!   with an atomic operation on one shared word, so every write moves that
+//!   cache line between cores, and the stream is in real-time order. With
+//!   [`WriteOrder::PerWriter`] ([`Builder::write_order`],
+//!   [`BufferBuilder::write_order`]) each thread fills a chunk of its own,
+//!   claimed with one atomic operation per chunk, and a write touches only
+//!   its own lane's cache line. Everything in "Guarantees" still holds
+//!   except the real-time order *between threads within a batch*: thread
+//!   A's write may come after thread B's even though A's returned before
+//!   B's began. Log lines that carry their own timestamps, metrics and
+//!   independent messages do not care; a protocol where one thread's write
+//!   answers another's (a reply after its request, a commit after the data
+//!   it covers, written by different threads) needs the default. Batches
+//!   may also be a little shorter than the capacity: a chunk's unfilled
+//!   tail is closed up before delivery. On this project's 2-core machine
+//!   the gain is modest (see `BENCHMARKS.md`); it grows with the cores that
+//!   write at once.
 //! - **Buffers that are never dropped** (in a `static` or `OnceLock`, or
 //!   held by a global `tracing` subscriber) are never closed either, so
 //!   their last batch would be lost at exit: keep a [`CloseGuard`] from
@@ -153,6 +173,7 @@
 //! | --- | --- |
 //! | [`Buffer::new`]`(capacity, sink)` | two halves of `capacity` slots, allocated once; `sink` is any `FnMut(&[T]) -> Result<(), E>` or a [`Sink`] |
 //! | [`Buffer::from_fn`]`(capacity, \|batch\| ..)` | the same for a closure whose argument type is inferred; name the error (`Ok::<_, std::io::Error>(())`) when nothing in its body fixes it |
+//! | [`Buffer::builder`]`()` ... [`build`](BufferBuilder::build)`(sink)?` | the same with settings: capacity, [`write_order`](BufferBuilder::write_order), [`lanes`](BufferBuilder::lanes) |
 //! | [`Buffer::try_new`] | as `new`, with an `io::Error` instead of a panic for a bad capacity or a failed allocation |
 //! | [`Buffer::with_writer`]`(capacity, w)` | a byte buffer that writes each batch to `w: io::Write` with one `write_all` |
 //! | `clone()` | another handle to the same buffer; the last one dropped flushes and closes |
@@ -173,6 +194,7 @@
 //! | [`AsyncBuffer::new`]`(capacity, sink)`, [`AsyncBuffer::from_fn`] | starts the flusher thread; `from_fn` infers a closure's argument type |
 //! | [`AsyncBuffer::builder`]`()` ... [`build`](Builder::build)`(sink)?`, [`build_fn`](Builder::build_fn) | the same with settings, and `io::Result` instead of panics |
 //! | [`Builder::capacity`], [`Builder::linger`], [`Builder::thread_name`] | items per half (default [`Builder::DEFAULT_CAPACITY`]); how long a batch may wait to fill (default: none, eager when idle); the thread's name |
+//! | [`Builder::write_order`]`(`[`WriteOrder::PerWriter`]`)`, [`Builder::lanes`] | each writer thread fills a chunk of its own: no shared cache line per write, no real-time order between threads within a batch (default: [`WriteOrder::Global`]) |
 //! | [`Builder::lossy`]`(true)` | `io::Write`, `write!` and `tracing` writes that would wait are dropped whole and counted (default: lossless) |
 //! | [`AsyncBuffer::with_writer`]`(capacity, w)` | a coalescing file or socket writer: each batch is one `write_all` on `w` |
 //! | `clone()` | another handle; the last one dropped closes the buffer |
@@ -257,6 +279,13 @@
 //! half fills up before the sink has returned, and then it parks instead of
 //! spinning. This is the Go library `mwsr`'s design, with the difference that
 //! its writers all stop while the sink runs, and these do not.
+//!
+//! In per-writer mode a thread's lane holds a chunk of the active half. A
+//! write locks the lane (its own cache line), copies into the chunk and
+//! unlocks; only a full chunk goes back to the shared word for the next.
+//! The flusher, after sealing a half, takes each lane's lock once to
+//! collect the chunks in it (also those of threads that have exited) and
+//! moves their filled parts together before the sink sees the batch.
 //!
 //! # Testing your code with loom
 //! Built with `RUSTFLAGS="--cfg loom"`, this crate takes every atomic, lock
