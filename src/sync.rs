@@ -13,6 +13,8 @@
 //!   `loom::cell::UnsafeCell<()>` per slot, touched on every read and write of
 //!   that slot, so loom checks each slot's accesses for races while the data
 //!   itself stays in one contiguous allocation the sink can see as `&[T]`.
+//! - Per-writer mode's lane lock is a spin lock normally and a loom mutex
+//!   under loom (see `engine::lanes`).
 //! - [`Backoff`] yields on every step under loom (no spinning, no sleeping),
 //!   which keeps the models small, and does not spin after a lost race.
 //! - [`Condvar::wait_timeout`] under loom returns at once as timed out (loom's
@@ -23,10 +25,10 @@
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
 
+// No `AtomicBool` under loom: its one user, the lane lock, is a loom mutex
+// there (see `engine::lanes`).
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{
-    AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence,
-};
+pub(crate) use loom::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;

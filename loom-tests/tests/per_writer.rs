@@ -80,6 +80,30 @@ fn a_flush_collects_the_partly_filled_chunk_of_an_exited_writer() {
     });
 }
 
+/// One writer's chunk is collected by one flush after another while it
+/// keeps writing: each collected chunk is detached, so its next write claims
+/// in the open half, and its writes arrive once each, in order.
+#[test]
+fn a_writer_keeps_its_order_across_collections() {
+    loom::model(|| {
+        let (seen, sink) = recording();
+        let buf = Arc::new(buffer(4, 1, sink)); // one lane, chunks of 2
+        let a = {
+            let buf = buf.clone();
+            thread::spawn(move || {
+                for i in [1, 2, 3] {
+                    buf.write(&[i]).unwrap();
+                }
+            })
+        };
+        buf.flush().unwrap();
+        buf.flush().unwrap();
+        a.join().unwrap();
+        buf.flush().unwrap();
+        assert_eq!(stream(&seen), [1, 2, 3]);
+    });
+}
+
 /// Chunks of one slot: every write claims, writers find the half full,
 /// swap, and wait for each other's flushes. Batches never exceed the
 /// capacity.

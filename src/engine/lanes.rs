@@ -37,7 +37,9 @@ use std::cell::UnsafeCell;
 use crossbeam_utils::CachePadded;
 
 use super::slab::{CLOSED, Reserve, SEALED, Slab};
-use crate::sync::{AccessTracker, AtomicBool, Backoff, Ordering, thread_number};
+use crate::sync::{AccessTracker, Backoff, thread_number};
+#[cfg(not(loom))]
+use crate::sync::{AtomicBool, Ordering};
 
 /// The most lanes a buffer may have.
 pub(crate) const MAX_LANES: usize = 1024;
@@ -50,7 +52,11 @@ pub(super) struct Lanes {
 
 /// One lane: its lock and the chunk it fills.
 struct Lane {
+    /// A spin lock (see [`Lane::lock`]); under loom a loom mutex, see there.
+    #[cfg(not(loom))]
     locked: AtomicBool,
+    #[cfg(loom)]
+    locked: crate::sync::Mutex<()>,
     /// Read and written only with `locked` held.
     chunk: UnsafeCell<Option<Chunk>>,
     /// Tells loom (no-op otherwise) about accesses to `chunk`.
@@ -83,7 +89,10 @@ impl Lanes {
             lanes: (0..count)
                 .map(|_| {
                     CachePadded::new(Lane {
+                        #[cfg(not(loom))]
                         locked: AtomicBool::new(false),
+                        #[cfg(loom)]
+                        locked: crate::sync::Mutex::new(()),
                         chunk: UnsafeCell::new(None),
                         tracker: AccessTracker::new(),
                     })
@@ -120,6 +129,7 @@ impl Lanes {
 }
 
 impl Lane {
+    #[cfg(not(loom))]
     #[inline]
     fn lock(&self) -> LaneGuard<'_> {
         let mut backoff = Backoff::new();
@@ -137,6 +147,20 @@ impl Lane {
         }
         LaneGuard { lane: self }
     }
+
+    /// Under loom the lane's lock is a loom mutex: a thread waiting for it
+    /// blocks instead of yielding in a loop. loom may schedule a yielding
+    /// thread again and again while the holder stays preempted, and with a
+    /// lock held across a whole write that made the models' executions
+    /// unbounded. The acquire/release the spin lock provides is what the
+    /// mutex gives; everything the lock protects is modelled as it is.
+    #[cfg(loom)]
+    fn lock(&self) -> LaneGuard<'_> {
+        LaneGuard {
+            lane: self,
+            _held: self.locked.lock(),
+        }
+    }
 }
 
 /// The length lanes claim: two chunks per lane and slab, so that a chunk's
@@ -149,6 +173,9 @@ fn chunk_len(count: usize, capacity: usize) -> usize {
 /// A locked lane.
 pub(super) struct LaneGuard<'a> {
     lane: &'a Lane,
+    /// Unlocks when dropped, after `LaneGuard::drop` (loom only).
+    #[cfg(loom)]
+    _held: crate::sync::MutexGuard<'a, ()>,
 }
 
 impl LaneGuard<'_> {
@@ -244,6 +271,7 @@ impl LaneGuard<'_> {
     }
 }
 
+#[cfg(not(loom))]
 impl Drop for LaneGuard<'_> {
     fn drop(&mut self) {
         // ORDERING: Release publishes the chunk and the items copied into
