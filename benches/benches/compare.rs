@@ -154,21 +154,45 @@ fn run(workload: &Workload, reps: usize, round: Duration) {
     print_table(workload, &mut results);
 }
 
+/// The smallest and largest of `v`.
+fn spread(v: &[f64]) -> (f64, f64) {
+    v.iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+}
+
 fn print_table(workload: &Workload, results: &mut [Results]) {
     println!("\n{}. {}", workload.number, workload.title);
+    // The first per-writer contender, if any, gets a ratio column too.
+    let per_writer = workload
+        .entries
+        .iter()
+        .position(|e| e.name.contains("per-writer"))
+        .map(|i| results[i].rates.clone());
+    let extra = if per_writer.is_some() {
+        " per-writer / this (median) | min-max |"
+    } else {
+        ""
+    };
     println!(
-        "| contender | M msgs/s (median) | min-max | mwsr / this (median) | min-max | writes per msg |"
+        "| contender | M msgs/s (median) | min-max | mwsr / this (median) | min-max |{extra} writes per msg |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    let extra_rule = if per_writer.is_some() {
+        " ---: | ---: |"
+    } else {
+        ""
+    };
+    println!("| --- | ---: | ---: | ---: | ---: |{extra_rule} ---: |");
     let ours = results[0].rates.clone();
     for (entry, result) in workload.entries.iter().zip(results.iter_mut()) {
-        let mut ratios: Vec<f64> = ours.iter().zip(&result.rates).map(|(a, b)| a / b).collect();
-        let spread = |v: &[f64]| {
-            let (lo, hi) = v
-                .iter()
-                .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
-            (lo, hi)
+        let ratio_to = |base: &[f64]| -> Vec<f64> {
+            base.iter().zip(&result.rates).map(|(a, b)| a / b).collect()
         };
+        let mut ratios = ratio_to(&ours);
+        let per_writer_cells = per_writer.as_deref().map_or(String::new(), |base| {
+            let mut r = ratio_to(base);
+            let (lo, hi) = spread(&r);
+            format!(" {:.2}x | {lo:.2}-{hi:.2} |", median(&mut r))
+        });
         let (lo, hi) = spread(&result.rates);
         let (rlo, rhi) = spread(&ratios);
         let calls = if result.calls_per_message.is_empty() {
@@ -177,7 +201,7 @@ fn print_table(workload: &Workload, results: &mut [Results]) {
             format!("{:.4}", median(&mut result.calls_per_message))
         };
         println!(
-            "| {} | {:.2} | {:.2}-{:.2} | {:.2}x | {:.2}-{:.2} | {calls} |",
+            "| {} | {:.2} | {:.2}-{:.2} | {:.2}x | {:.2}-{:.2} |{per_writer_cells} {calls} |",
             entry.name,
             median(&mut result.rates) / 1e6,
             lo / 1e6,
