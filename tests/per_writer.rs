@@ -34,14 +34,18 @@ fn lanes_out_of_range_are_invalid_input_in_either_order() {
                 .write_order(order)
                 .lanes(lanes)
                 .build_fn(|_: &[u8]| Ok::<(), Infallible>(()));
-            let err = sync.err().expect("bad lanes accepted");
+            let Err(err) = sync else {
+                panic!("lanes({lanes}) accepted")
+            };
             assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
             assert!(err.to_string().contains("lanes"), "{err}");
             let spawned = AsyncBuffer::builder()
                 .write_order(order)
                 .lanes(lanes)
                 .build_fn(|_: &[u8]| Ok::<(), std::io::Error>(()));
-            let err = spawned.err().expect("bad lanes accepted");
+            let Err(err) = spawned else {
+                panic!("lanes({lanes}) accepted")
+            };
             assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
         }
     }
