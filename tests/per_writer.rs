@@ -22,6 +22,23 @@ fn recorder<T: Clone>() -> (Batches<T>, impl FnMut(&[T]) -> Result<(), Infallibl
     })
 }
 
+/// A per-writer `Buffer` builder of `capacity` items per half and `lanes`
+/// lanes.
+fn per_writer(capacity: usize, lanes: usize) -> mwsr::BufferBuilder {
+    Buffer::builder()
+        .capacity(capacity)
+        .write_order(WriteOrder::PerWriter)
+        .lanes(lanes)
+}
+
+/// The same for an `AsyncBuffer`.
+fn async_per_writer(capacity: usize, lanes: usize) -> mwsr::Builder {
+    AsyncBuffer::builder()
+        .capacity(capacity)
+        .write_order(WriteOrder::PerWriter)
+        .lanes(lanes)
+}
+
 fn values(batch: &[Counted]) -> Vec<u64> {
     batch.iter().map(|c| c.value).collect()
 }
@@ -64,10 +81,7 @@ fn lanes_out_of_range_are_invalid_input_in_either_order() {
 fn a_panicking_clone_leaves_no_trace_of_its_write() {
     let counter = DropCounter::default();
     let (batches, mut record) = recorder::<u64>();
-    let buf = Buffer::builder()
-        .capacity(16)
-        .write_order(WriteOrder::PerWriter)
-        .lanes(1)
+    let buf = per_writer(16, 1)
         .build_fn(move |batch: &[Counted]| record(&values(batch)))
         .unwrap();
     let fine = [counter.item(1), counter.item(2)];
@@ -89,12 +103,7 @@ fn a_panicking_clone_leaves_no_trace_of_its_write() {
 fn flush_delivers_the_chunks_of_threads_that_exited() {
     const THREADS: u64 = 6; // more than the lanes: some share
     let (batches, sink) = recorder::<u64>();
-    let buf = Buffer::builder()
-        .capacity(64)
-        .write_order(WriteOrder::PerWriter)
-        .lanes(4)
-        .build_fn(sink)
-        .unwrap();
+    let buf = per_writer(64, 4).build_fn(sink).unwrap();
     thread::scope(|s| {
         for t in 0..THREADS {
             let buf = &buf;
@@ -129,10 +138,7 @@ fn flush_delivers_the_chunks_of_threads_that_exited() {
 fn close_delivers_the_chunks_of_threads_that_exited() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink_seen = seen.clone();
-    let buf = AsyncBuffer::builder()
-        .capacity(64)
-        .write_order(WriteOrder::PerWriter)
-        .lanes(2)
+    let buf = async_per_writer(64, 2)
         .build_fn(move |batch: &[u64]| {
             sink_seen.lock().unwrap().extend_from_slice(batch);
             Ok::<(), std::io::Error>(())
@@ -155,10 +161,7 @@ fn close_delivers_the_chunks_of_threads_that_exited() {
 #[test]
 fn items_in_lanes_are_dropped_once_when_the_sink_failed() {
     let counter = DropCounter::default();
-    let buf = Buffer::builder()
-        .capacity(8)
-        .write_order(WriteOrder::PerWriter)
-        .lanes(2)
+    let buf = per_writer(8, 2)
         .build_fn(|_: &[Counted]| Err::<(), _>("the disk is gone"))
         .unwrap();
     thread::scope(|s| {
@@ -181,12 +184,7 @@ fn items_in_lanes_are_dropped_once_when_the_sink_failed() {
 #[test]
 fn a_write_larger_than_the_buffer_follows_the_writers_earlier_writes() {
     let (batches, sink) = recorder::<u32>();
-    let buf = Buffer::builder()
-        .capacity(4)
-        .write_order(WriteOrder::PerWriter)
-        .lanes(1)
-        .build_fn(sink)
-        .unwrap();
+    let buf = per_writer(4, 1).build_fn(sink).unwrap();
     buf.write(&[1]).unwrap();
     buf.write_v(&[&[2, 3, 4][..], &[5, 6, 7]]).unwrap();
     buf.write(&[8]).unwrap();
@@ -200,12 +198,7 @@ fn a_write_larger_than_the_buffer_follows_the_writers_earlier_writes() {
 #[test]
 fn buffer_try_write_fills_both_halves_then_refuses() {
     let (batches, sink) = recorder::<u8>();
-    let buf = Buffer::builder()
-        .capacity(4)
-        .write_order(WriteOrder::PerWriter)
-        .lanes(1)
-        .build_fn(sink)
-        .unwrap();
+    let buf = per_writer(4, 1).build_fn(sink).unwrap();
     for pair in [b"ab", b"cd", b"ef", b"gh"] {
         assert_eq!(buf.try_write(pair).unwrap(), 2);
     }
@@ -227,10 +220,7 @@ fn non_blocking_writes_refuse_or_drop_whole_writes() {
         let gate = Arc::new(Gate::default());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let (sink_gate, sink_seen) = (gate.clone(), seen.clone());
-        let log = AsyncBuffer::builder()
-            .capacity(32)
-            .write_order(WriteOrder::PerWriter)
-            .lanes(2)
+        let log = async_per_writer(32, 2)
             .lossy(lossy)
             .build_fn(move |batch: &[u8]| {
                 sink_gate.pass();
