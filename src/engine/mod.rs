@@ -90,8 +90,7 @@ impl<T, F> Engine<T, F> {
     ///
     /// # Errors
     /// `InvalidInput` if `capacity` is 0 or above [`MAX_CAPACITY`];
-    /// `OutOfMemory` if the two slabs
-    /// cannot be allocated.
+    /// `OutOfMemory` if the two slabs cannot be allocated.
     pub(crate) fn try_new(
         capacity: usize,
         lanes: Option<usize>,
