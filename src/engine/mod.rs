@@ -76,7 +76,9 @@ pub(crate) struct Engine<T, F> {
     lanes: Option<Lanes>,
 }
 
-// SAFETY: the slots are the only non-`Sync` part. Writers write disjoint
+// SAFETY: the slots, and in per-writer mode the lanes' chunk cells, are the
+// only non-`Sync` parts. A lane's cell is read and written only under the
+// lane's lock (Acquire to take, Release to give up). Writers write disjoint
 // reserved ranges; the flusher reads or drops a slab only after sealing it and
 // observing (with Acquire) every reservation's commit mark; writers reuse slots
 // only after an Acquire reservation that follows the flusher's Release

@@ -191,6 +191,8 @@ impl<T> Slab<T> {
     pub(super) fn commit_chunk(&self, seq: usize, start: usize, filled: usize) {
         // ORDERING: Relaxed: published by `commit`'s Release below, which the
         // flusher's Acquire in `wait_committed` reads before `compact` does.
+        // (The lane lock, which every retiring thread holds and the flusher
+        // takes in `collect` before it waits, orders it as well.)
         self.extents[seq].store((start as u64) << 32 | filled as u64, Ordering::Relaxed);
         self.commit(seq);
     }
