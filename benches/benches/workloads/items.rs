@@ -7,6 +7,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use disruptor::{BusySpin, Producer};
+use mwsr::WriteOrder::{Global, PerWriter};
 use parking_lot::Mutex;
 
 use super::{Contender, Entry, Piped, Tally};
@@ -23,19 +24,19 @@ pub fn entries() -> Vec<Entry> {
     vec![
         Entry {
             name: "mwsr::AsyncBuffer",
-            build: |w| Arc::new(Mwsr::new(w, CAPACITY)),
+            build: |w| Arc::new(Mwsr::new(w, CAPACITY, Global)),
         },
         Entry {
             name: "mwsr::AsyncBuffer (1024 per half)",
-            build: |w| Arc::new(Mwsr::new(w, SMALL)),
+            build: |w| Arc::new(Mwsr::new(w, SMALL, Global)),
         },
         Entry {
             name: "mwsr::AsyncBuffer per-writer",
-            build: |w| Arc::new(Mwsr::per_writer(w, CAPACITY)),
+            build: |w| Arc::new(Mwsr::new(w, CAPACITY, PerWriter)),
         },
         Entry {
             name: "mwsr::AsyncBuffer per-writer (1024 per half)",
-            build: |w| Arc::new(Mwsr::per_writer(w, SMALL)),
+            build: |w| Arc::new(Mwsr::new(w, SMALL, PerWriter)),
         },
         Entry {
             name: "crossbeam-channel",
@@ -162,15 +163,7 @@ struct Mwsr {
 
 impl Mwsr {
     /// `capacity` items per half.
-    fn new(writers: usize, capacity: usize) -> Self {
-        Self::with_order(writers, capacity, mwsr::WriteOrder::Global)
-    }
-
-    fn per_writer(writers: usize, capacity: usize) -> Self {
-        Self::with_order(writers, capacity, mwsr::WriteOrder::PerWriter)
-    }
-
-    fn with_order(writers: usize, capacity: usize, order: mwsr::WriteOrder) -> Self {
+    fn new(writers: usize, capacity: usize, order: mwsr::WriteOrder) -> Self {
         let tally = Tally::new();
         let buf = mwsr::AsyncBuffer::builder()
             .capacity(capacity)

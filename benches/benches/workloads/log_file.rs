@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use mwsr::WriteOrder::{Global, PerWriter};
 use parking_lot::Mutex;
 use tempfile::TempDir;
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
@@ -155,8 +156,6 @@ pub fn check_lines(log: impl Read, writers: usize, total: u64) {
     }
     assert_eq!(lines, total, "lines in the file");
 }
-
-use mwsr::WriteOrder::{Global, PerWriter};
 
 type Flusher = mwsr::AsyncBuffer<u8, mwsr::WriteSink<File>>;
 
