@@ -51,6 +51,7 @@ pub(crate) use loom::thread::{
 /// `ThreadId` shows it only through `Debug`, and its `Hash` differs from
 /// one execution to the next).
 #[cfg(not(loom))]
+#[inline]
 pub(crate) fn thread_number() -> usize {
     use std::sync::atomic::AtomicUsize as StdAtomicUsize;
     static NEXT: StdAtomicUsize = StdAtomicUsize::new(0);

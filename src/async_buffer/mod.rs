@@ -183,16 +183,18 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
     /// error after it failed; [`Error::Reentrant`] if called from inside the
     /// sink when it would have to wait for room.
     pub fn write(&self, item: T) -> Result<(), Error<S::Error>> {
+        let mut item = item;
         loop {
-            match self.front().engine.reserve(1) {
-                Ok(reservation) => {
-                    self.push(reservation, item);
+            match self.front().engine.push(item) {
+                Ok(landing) => {
+                    self.report(landing);
                     return Ok(());
                 }
-                Err(Rejected::Full(_)) => {
+                Err((back, Rejected::Full(_))) => {
+                    item = back;
                     self.wait_for_room(1, None)?;
                 }
-                Err(Rejected::Closed) => return Err(self.front().closed_error()),
+                Err((_, Rejected::Closed)) => return Err(self.front().closed_error()),
             }
         }
     }

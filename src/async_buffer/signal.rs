@@ -90,11 +90,19 @@ impl Signal {
     /// A writer reports where its published write landed: if it started a
     /// batch or took it across `mark`, and the flusher is parked for that,
     /// wake it. Ordinary writes return at once.
+    #[inline]
     pub(super) fn report(&self, landing: Landing, mark: usize) {
         let (starts, crosses) = (landing.starts_batch(), landing.crosses(mark));
-        if !(starts || crosses) {
-            return;
+        if starts || crosses {
+            self.report_event(crosses);
         }
+    }
+
+    /// [`report`](Self::report) for the write that started a batch or
+    /// crossed the mark (`crosses`).
+    #[cold]
+    #[inline(never)]
+    fn report_event(&self, crosses: bool) {
         // ORDERING: see `announce`; the reservation was made before this.
         fence(Ordering::SeqCst);
         let wanted = match self.want.load(Ordering::Relaxed) {

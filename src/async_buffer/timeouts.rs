@@ -26,21 +26,25 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
         timeout: Duration,
     ) -> Result<(), TryWriteError<T, S::Error>> {
         let deadline = Deadline::after(timeout);
+        let mut item = item;
         loop {
-            match self.front().engine.reserve(1) {
-                Ok(reservation) => {
-                    self.push(reservation, item);
+            match self.front().engine.push(item) {
+                Ok(landing) => {
+                    self.report(landing);
                     return Ok(());
                 }
-                Err(Rejected::Full(_)) => match self.wait_for_room(1, Some(&deadline)) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        self.front().counters.try_write_refused();
-                        return Err(TryWriteError::Full(item));
+                Err((back, Rejected::Full(_))) => {
+                    item = back;
+                    match self.wait_for_room(1, Some(&deadline)) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            self.front().counters.try_write_refused();
+                            return Err(TryWriteError::Full(item));
+                        }
+                        Err(e) => return Err(Refused::Closed(e).with(item)),
                     }
-                    Err(e) => return Err(Refused::Closed(e).with(item)),
-                },
-                Err(Rejected::Closed) => {
+                }
+                Err((item, Rejected::Closed)) => {
                     return Err(Refused::Closed(self.front().closed_error()).with(item));
                 }
             }

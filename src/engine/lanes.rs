@@ -36,7 +36,7 @@ use std::cell::UnsafeCell;
 
 use crossbeam_utils::CachePadded;
 
-use super::slab::{CLOSED, Reserve, SEALED, Slab};
+use super::slab::{self, CLOSED, Reserve, SEALED, Slab};
 use crate::sync::{AccessTracker, Backoff, thread_number};
 #[cfg(not(loom))]
 use crate::sync::{AtomicBool, Ordering};
@@ -257,10 +257,13 @@ impl LaneGuard<'_> {
                     self.set_chunk(Some(chunk));
                     return Ok((chunk, true));
                 }
-                Reserve::Sealed => {
-                    // As in `Engine::reserve`: a stale index or a swap
-                    // under way. The swapper does not wait for lanes
-                    // between sealing and activating, so this ends.
+                Reserve::Closed if slab::both_closed(slabs) => {
+                    return Err((Reserve::Closed, index));
+                }
+                Reserve::Sealed | Reserve::Closed => {
+                    // As in `Engine::reserve_in_slab`: a stale index, a swap
+                    // or a close under way. Neither waits for lanes between
+                    // its two slabs, so this ends.
                     index = 1 - index;
                     backoff.snooze();
                 }
@@ -272,15 +275,19 @@ impl LaneGuard<'_> {
     /// Records that `n` more slots of the chunk hold items.
     #[inline]
     pub(super) fn fill(&mut self, n: usize) {
-        let mut chunk = self.chunk().expect("mwsr: a lane write has a chunk");
+        self.lane.tracker.write();
+        // SAFETY: as in `chunk`. Updated in place: copying the chunk out and
+        // back costs a write more than it needs.
+        let chunk = unsafe { &mut *self.lane.chunk.get() };
+        let chunk = chunk.as_mut().expect("mwsr: a lane write has a chunk");
         chunk.filled += n;
         debug_assert!(chunk.filled <= chunk.end);
-        self.set_chunk(Some(chunk));
     }
 }
 
 #[cfg(not(loom))]
 impl Drop for LaneGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         // ORDERING: Release publishes the chunk and the items copied into
         // it to the lane's next holder (see `Lane::lock`).

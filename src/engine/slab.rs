@@ -57,6 +57,13 @@ const COMMITTED: u8 = 1;
 /// The largest capacity the packed word can count.
 pub(crate) const MAX_CAPACITY: usize = OFFSET_MASK as usize;
 
+/// Whether both slabs are sealed for good. A closer closes one slab, then
+/// the other: a writer that finds one closed answers `Closed` only once the
+/// other is too, so that no later write of its own can land in the other.
+pub(super) fn both_closed<T>(slabs: &[Slab<T>; 2]) -> bool {
+    slabs.iter().all(Slab::is_closed)
+}
+
 #[inline]
 pub(super) fn offset(state: u64) -> usize {
     (state & OFFSET_MASK) as usize
@@ -264,6 +271,13 @@ impl<T> Slab<T> {
         // slots are reused. An RMW, not a store, so that a concurrent
         // `close_now` is never undone.
         self.state.fetch_and(CLOSED, Ordering::Release);
+    }
+
+    /// Whether the slab is sealed for good.
+    pub(super) fn is_closed(&self) -> bool {
+        // ORDERING: Acquire, as in `try_reserve`. `CLOSED` is never cleared,
+        // so once a thread sees it, every later load of its own does too.
+        self.state.load(Ordering::Acquire) & CLOSED != 0
     }
 
     /// Closes the slab for writers now, whoever holds the flusher role.
