@@ -117,7 +117,10 @@
 //!   from request handlers, a socket shared by many threads): a background
 //!   thread flushes as soon as there is data (or after
 //!   [`linger`](Builder::linger)), writers only wait when both halves are
-//!   full, and `flush`/`close` give clean shutdown.
+//!   full, and `flush`/`close` give clean shutdown. When both halves are
+//!   full and the thread has not been scheduled yet (every core busy), a
+//!   blocking writer delivers the waiting batch itself rather than wait for
+//!   a core to free up (see "Which thread calls the sink" on [`AsyncBuffer`]).
 //! - **A channel** (`std::sync::mpsc`, crossbeam-channel, flume) when the
 //!   consumer wants items one at a time, items must be moved rather than
 //!   cloned or copied, there are several consumers, or `select!` over several

@@ -199,3 +199,54 @@ fn try_write_slice_is_all_or_nothing() {
         assert_eq!(stream(&seen), accepted.concat());
     });
 }
+
+/// Writes that find both halves full while the flusher thread has not run
+/// yet make room themselves: swap the full half out, or deliver the batch
+/// waiting for the thread (under the role, racing the thread for it).
+/// Nothing is lost or duplicated, batches keep their order, and a `flush`
+/// racing the writer still waits for everything written before it.
+#[test]
+fn a_blocked_writer_delivers_for_the_flusher_thread() {
+    loom::model(|| {
+        let (seen, sink) = recording();
+        let buf = Arc::new(AsyncBuffer::new(1, sink));
+        let writer = {
+            let buf = buf.clone();
+            thread::spawn(move || {
+                for i in [1, 2, 3] {
+                    buf.write(i).unwrap();
+                }
+            })
+        };
+        buf.write(10).unwrap();
+        buf.flush().unwrap();
+        assert!(
+            stream(&seen).contains(&10),
+            "flush returned before its write was delivered"
+        );
+        writer.join().unwrap();
+        buf.close().unwrap();
+        assert_interleaving(&stream(&seen), &[&[&[1], &[2], &[3]], &[&[10]]]);
+    });
+}
+
+/// A sink that fails while a writer delivers for the flusher thread: the
+/// failure is sticky for every later call, the flusher thread still exits
+/// on `close`, and nothing hangs.
+#[test]
+fn a_failure_in_a_writers_delivery_is_sticky() {
+    loom::model(|| {
+        let buf = AsyncBuffer::new(1, |_: &[u32]| Err::<(), _>("disk full"));
+        let results: Vec<_> = [1, 2, 3]
+            .map(|i| buf.write(i).map_err(|e| e.to_string()))
+            .into();
+        let first_failure = results.iter().position(Result::is_err).unwrap_or(3);
+        assert!(
+            results[first_failure..].iter().all(Result::is_err),
+            "a write succeeded after one failed: {results:?} {:?}",
+            buf.stats()
+        );
+        assert!(matches!(buf.close(), Err(Error::Sink(_))));
+        assert!(matches!(buf.write(4), Err(Error::Sink(_))));
+    });
+}

@@ -74,10 +74,20 @@ use crate::{Error, Stats, TryWriteError, WriteSink};
 ///   panic is returned by every later call, and the thread exits cleanly.
 ///
 /// # Which thread calls the sink
-/// The background thread makes every sink call for ordinary writes, `flush`
-/// and `close`. A write of [`capacity`](Self::capacity) items or more is
-/// handed to the sink by the writing thread itself, under the same exclusive
-/// flusher role, so that it needs no copy and still arrives in order.
+/// The background thread makes the sink calls for `flush` and `close`, and
+/// for ordinary writes as long as it keeps up. Writers call the sink in two
+/// cases, under the same exclusive flusher role, so that sink calls stay one
+/// at a time and in order:
+/// - A write of [`capacity`](Self::capacity) items or more is handed to the
+///   sink by the writing thread itself, so that it needs no copy.
+/// - A blocking write ([`write`](Self::write), [`write_slice`](Self::write_slice),
+///   [`write_v`](Self::write_v), lossless `io::Write`) that finds both halves
+///   full while the background thread is not in the sink (it was woken but
+///   has not been scheduled yet, as on a machine whose cores are all busy)
+///   delivers the waiting batch itself instead of waiting for the thread,
+///   then goes on. It would have waited for that sink call either way. Calls
+///   that never wait ([`try_write`](Self::try_write) and the like) and the
+///   ones with a timeout never call the sink for a batch.
 pub struct AsyncBuffer<T, S: Sink<T>> {
     owner: Arc<Owner<T, S>>,
 }
@@ -190,9 +200,11 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
                     self.report(landing);
                     return Ok(());
                 }
-                Err((back, Rejected::Full(_))) => {
+                Err((back, Rejected::Full(full))) => {
                     item = back;
-                    self.wait_for_room(1, None)?;
+                    if !self.make_room(full)? {
+                        self.wait_for_room(1, None)?;
+                    }
                 }
                 Err((_, Rejected::Closed)) => return Err(self.front().closed_error()),
             }
@@ -424,9 +436,12 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
     where
         T: Clone,
     {
-        let (n, landing) = self
-            .front()
-            .write_parts(parts, slice, |n, _| self.wait_for_room(n, None).map(drop))?;
+        let (n, landing) = self.front().write_parts(parts, slice, |n, full| {
+            if !self.make_room(full)? {
+                self.wait_for_room(n, None)?;
+            }
+            Ok(())
+        })?;
         if let Some(landing) = landing {
             self.report(landing);
         }
@@ -444,6 +459,33 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
     /// Wakes the flusher if it is parked waiting for a write like this one.
     fn report(&self, landing: Landing) {
         self.shared().signal.report(landing, self.shared().mark);
+    }
+
+    /// For a blocking write that found slab `full` full: makes room without
+    /// waiting for the flusher thread while that thread is not running. If
+    /// the flusher role is free the full half is swapped out, left for the
+    /// thread to deliver; if the other half is such a batch already and the
+    /// role is still free, the thread was woken but has not run yet (on a
+    /// busy machine it waits for a core), so this writer delivers that batch
+    /// itself, under the role, as [`Buffer`](crate::Buffer) does. Returns
+    /// whether to retry the write at once; `false` if the thread is
+    /// delivering (or this is the sink writing to its own buffer): then
+    /// wait for it.
+    fn make_room(&self, full: usize) -> Result<bool, Error<S::Error>> {
+        let front = self.front();
+        if front.engine.holds_role() {
+            return Ok(false);
+        }
+        if front.try_swap(full) {
+            return Ok(true);
+        }
+        let Some(role) = front.engine.try_lock_flusher() else {
+            return Ok(false);
+        };
+        let delivered = front.run_with_role(role, |role| front.flush_pending(role));
+        // Writers waiting for room (or, after a failure, for the news).
+        self.shared().signal.progressed_locked();
+        delivered.map(|()| true)
     }
 
     /// Waits until `n` items would fit (or the buffer closed), with the
