@@ -18,7 +18,7 @@ mod workloads;
 
 use std::time::{Duration, Instant};
 
-use workloads::support::{median, setting};
+use workloads::support::{Steal, median, setting};
 use workloads::{Entry, Rig};
 
 struct Workload {
@@ -90,6 +90,7 @@ fn main() {
         },
     ];
     let started = Instant::now();
+    let steal = Steal::start();
     let chosen: Vec<&Workload> = workloads
         .iter()
         .filter(|w| only == 0 || w.number == only)
@@ -103,6 +104,7 @@ fn main() {
         run(workload, reps, round);
     }
     println!("\n(total {:.0} s)", started.elapsed().as_secs_f64());
+    println!("{}", steal.note());
 }
 
 fn run(workload: &Workload, reps: usize, round: Duration) {

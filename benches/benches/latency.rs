@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::setting;
+use support::{Steal, setting};
 
 const SPACING: Duration = Duration::from_millis(1);
 
@@ -130,6 +130,7 @@ fn main() {
     println!(
         "latency: 1 writer, one item every {SPACING:?}, {rounds} rounds x {per_round} items per contender, interleaved"
     );
+    let steal = Steal::start();
     let mut all: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
     for round in 0..rounds {
         for ((_, run), samples) in contenders.iter().zip(&mut all) {
@@ -149,4 +150,5 @@ fn main() {
             samples[samples.len() - 1]
         );
     }
+    println!("{}", steal.note());
 }

@@ -37,7 +37,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use support::{median, setting};
+use support::{Steal, median, setting};
 
 /// What each `write` call on the sink costs.
 const SINK_DELAY: Duration = Duration::from_millis(1);
@@ -262,6 +262,7 @@ fn main() {
         lines,
         busy: setting("busy", 0) != 0,
     };
+    let steal = Steal::start();
     let contenders: [(&str, Contender); 3] = [
         ("mwsr::AsyncBuffer", mwsr_round),
         ("Mutex<BufWriter>", mutex_round),
@@ -307,4 +308,5 @@ fn main() {
         ours[4] / locked[4],
         ours[5] / locked[5]
     );
+    println!("{}", steal.note());
 }

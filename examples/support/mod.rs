@@ -148,3 +148,48 @@ pub fn median(values: &mut [f64]) -> f64 {
         (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
 }
+
+/// CPU time the hypervisor gave to other guests ("steal"), from Linux's
+/// `/proc/stat`: a run during which it is more than a few percent saw a
+/// host busy with other work, and its numbers are noise.
+pub struct Steal {
+    start: Option<(u64, u64)>,
+}
+
+impl Steal {
+    /// Starts counting.
+    pub fn start() -> Self {
+        Self {
+            start: steal_and_total(),
+        }
+    }
+
+    /// A note on the share of CPU time stolen since `start`, empty where
+    /// `/proc/stat` says nothing.
+    pub fn note(&self) -> String {
+        let (Some((s0, t0)), Some((s1, t1))) = (self.start, steal_and_total()) else {
+            return String::new();
+        };
+        let share = 100.0 * ratio(s1 - s0, (t1 - t0).max(1));
+        let verdict = if share > 3.0 {
+            ": the host was busy, treat these numbers as noise"
+        } else {
+            ""
+        };
+        format!("CPU time stolen by the hypervisor during the run: {share:.1}%{verdict}")
+    }
+}
+
+/// Steal and total CPU ticks so far, from the first line of `/proc/stat`.
+fn steal_and_total() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map_while(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...
+    Some((*ticks.get(7)?, ticks.iter().take(8).sum()))
+}
