@@ -8,13 +8,15 @@
 //! writers)
 //! and the throughput (lines per second over the round, the final flush or
 //! close included), medians over `--reps` rounds, for:
-//! - `mwsr::AsyncBuffer` (256 KiB) over the slow writer: its flusher thread
-//!   makes the slow call while the writers fill the other half;
-//! - `parking_lot::Mutex<BufWriter>` (256 KiB): the writer whose line fills
-//!   the buffer makes the slow call under the lock, and the other waits
-//!   (it fills once per 2,621 lines, so these 1 ms stalls, about 2 lines in
-//!   2,621, are under 0.1% of the writes: p99.99 and the max show them,
-//!   p99.9 may not);
+//! - `mwsr::AsyncBuffer` (`--kib`, 256 by default, per half) over the slow
+//!   writer: its flusher thread makes the slow call while the writers fill
+//!   the other half;
+//! - `parking_lot::Mutex<BufWriter>` of the same capacity: the writer whose
+//!   line fills the buffer makes the slow call under the lock, and the other
+//!   waits. At 256 KiB it fills once per 2,621 lines, so these 1 ms stalls,
+//!   about 2 lines in 2,621, are under 0.1% of the writes: p99.99 and the
+//!   max show them, p99.9 may not. At `--kib 64` (the log workload's
+//!   capacity in `compare`) it fills once per 655 lines and p99.9 does;
 //! - tracing-appender's lossless non-blocking writer: its worker makes one
 //!   slow call per line, so it drains at most 1,000 lines per second.
 //!
@@ -25,7 +27,7 @@
 //! the pause instead of sleeping, so that they keep both cores busy and
 //! the flusher thread must compete for one.
 //!
-//! `cargo bench --bench slow_sink [-- --reps 5 --lines 20000 --writers 2 --busy 0]`
+//! `cargo bench --bench slow_sink [-- --reps 5 --lines 20000 --writers 2 --busy 0 --kib 256]`
 
 #[path = "../../examples/support/mod.rs"]
 mod support;
@@ -46,8 +48,6 @@ const LINE_LEN: usize = 100;
 /// Lines per burst; each writer sleeps [`PAUSE`] after each burst.
 const BURST: usize = 50;
 const PAUSE: Duration = Duration::from_millis(1);
-/// The bytes of `mwsr`'s buffer and of the `BufWriter`.
-const CAPACITY: usize = 256 * 1024;
 /// How long tracing-appender's worker may take to drain a round.
 const DRAIN_LIMIT: Duration = Duration::from_secs(600);
 
@@ -107,6 +107,8 @@ struct Load {
     writers: usize,
     lines: usize,
     busy: bool,
+    /// The bytes of `mwsr`'s buffer (per half) and of the `BufWriter`.
+    capacity: usize,
 }
 
 impl Load {
@@ -186,7 +188,7 @@ impl Round {
 
 fn mwsr_round(load: Load) -> Round {
     let (slow, bytes) = Slow::new();
-    let buf = mwsr::AsyncBuffer::with_writer(CAPACITY, slow);
+    let buf = mwsr::AsyncBuffer::with_writer(load.capacity, slow);
     let started = Instant::now();
     let latencies = paced(load, || buf.clone());
     buf.close().unwrap();
@@ -195,7 +197,7 @@ fn mwsr_round(load: Load) -> Round {
 
 fn mutex_round(load: Load) -> Round {
     let (slow, bytes) = Slow::new();
-    let out = Mutex::new(BufWriter::with_capacity(CAPACITY, slow));
+    let out = Mutex::new(BufWriter::with_capacity(load.capacity, slow));
     let started = Instant::now();
     let latencies = paced(load, || Locked(&out));
     out.lock().flush().unwrap();
@@ -261,6 +263,7 @@ fn main() {
         writers: setting("writers", 2).max(1),
         lines,
         busy: setting("busy", 0) != 0,
+        capacity: setting("kib", 256).max(1) * 1024,
     };
     let steal = Steal::start();
     let contenders: [(&str, Contender); 3] = [
@@ -270,9 +273,10 @@ fn main() {
     ];
     println!(
         "slow_sink: {SINK_DELAY:?} per sink write call; {} writers x {lines} lines of {LINE_LEN} B, \
-         bursts of {BURST} then {PAUSE:?} {}; {CAPACITY} B buffers; medians of {reps} rounds, contenders alternating",
+         bursts of {BURST} then {PAUSE:?} {}; {} KiB buffers; medians of {reps} rounds, contenders alternating",
         load.writers,
         if load.busy { "spinning" } else { "sleep" },
+        load.capacity / 1024,
     );
     // samples[contender][stat][rep]
     let mut samples = vec![vec![Vec::new(); STATS]; contenders.len()];
