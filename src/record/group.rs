@@ -90,6 +90,8 @@ struct State<C> {
     gathering: bool,
     /// Threads waiting in `sync_to`.
     syncing: u64,
+    /// Appends waiting in `queue` for room in `pending`.
+    room_waiters: u64,
     /// Syncs the last commit released whose threads have not appended
     /// again (a guess: the syncs waiting when it took its batch; any append
     /// counts as one coming back).
@@ -151,6 +153,7 @@ impl<C: Commit> Group<C> {
                 committer: Some(committer),
                 gathering: false,
                 syncing: 0,
+                room_waiters: 0,
                 returning: 0,
                 released: 0,
                 gather_until: None,
@@ -270,7 +273,9 @@ impl<C: Commit> Shared<C> {
             if state.pending.is_empty() || state.pending.len() + 4 + len <= self.capacity {
                 break;
             }
+            state.room_waiters += 1;
             state = self.lead_or_wait(state);
+            state.room_waiters -= 1;
         }
         state.pending.extend_from_slice(&prefix);
         parts
@@ -361,8 +366,15 @@ impl<C: Commit> Shared<C> {
         let (records, last) = (state.appended - state.taken, state.appended);
         state.taken = last;
         let released = state.syncing; // each waits for a record up to `last`
+        let room_waiters = state.room_waiters;
         drop(state);
-        self.committed.notify_all(); // appends waiting for room have it
+        // Appends waiting for room have it now. Only they: waking the syncs
+        // too, which wait for this commit's end, cost every commit a wake-up
+        // and a wait per waiting thread (19 context switches per sync with
+        // 8 looping writers, 11.5 without).
+        if room_waiters > 0 {
+            self.committed.notify_all();
+        }
         // The committer is the caller's code: a panic is contained and
         // becomes the sticky failure, as a sink's.
         let started = Instant::now();
