@@ -8,8 +8,10 @@
 //!   writing it and calling `sync_data` under the lock: one sync per record.
 //!
 //! Contenders alternate (A B A B ...) for `--reps` rounds of `--ms` each;
-//! prints the medians and the median of the per-round ratios. Every round's
-//! file is read back and checked.
+//! prints the medians and the median of the per-round ratios, records per
+//! sync, and the process's context switches per sync during `Wal` rounds
+//! (a count, so unlike the rates it does not move with a busy host). Every
+//! round's file is read back and checked.
 //!
 //! ```text
 //! cargo bench --bench wal [-- --reps 5 --ms 500]
@@ -25,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use mwsr::record::{Reader, Wal, Writer};
-use support::{median, setting};
+use support::{Steal, median, setting};
 
 const SIZE: usize = 100;
 
@@ -79,6 +81,19 @@ fn round(log: &impl Durable, threads: usize, time: Duration) -> u64 {
     })
 }
 
+/// The context switches of the whole process so far (every thread's,
+/// exited ones included), voluntary or not.
+fn context_switches() -> u64 {
+    // SAFETY: `getrusage` only writes the `rusage` it is given, which is
+    // plain data and valid zeroed.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        assert_eq!(libc::getrusage(libc::RUSAGE_SELF, &mut usage), 0);
+        usage
+    };
+    (usage.ru_nvcsw + usage.ru_nivcsw) as u64
+}
+
 /// Every record of the file at `path` is whole; returns how many.
 fn verify(path: &Path) -> u64 {
     let mut reader = Reader::new(File::open(path).unwrap());
@@ -94,22 +109,27 @@ fn main() {
     let reps = setting("reps", 5);
     let time = Duration::from_millis(setting("ms", 500) as u64);
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let steal = Steal::start();
     println!("wal: synced {SIZE}-byte records/s; {reps} alternating rounds of {time:?}\n");
     println!(
-        "| writers | Wal (group commit) | sync per record | ratio (min-max) | records per sync |"
+        "| writers | Wal (group commit) | sync per record | ratio (min-max) | records per sync | context switches per sync |"
     );
-    println!("| --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- |");
     for threads in [1, 2, 8] {
-        let (mut ours, mut peer, mut ratios, mut per_sync) = (vec![], vec![], vec![], vec![]);
+        let (mut ours, mut peer, mut ratios) = (vec![], vec![], vec![]);
+        let (mut per_sync, mut switches) = (vec![], vec![]);
         for rep in 0..reps {
             let path = dir.path().join(format!("wal-{threads}-{rep}.log"));
             let wal = Wal::create(&path).unwrap();
-            let start = Instant::now();
+            let (start, switched) = (Instant::now(), context_switches());
             let n = round(&wal, threads, time);
             let a = n as f64 / start.elapsed().as_secs_f64();
             wal.close().unwrap();
+            let switched = context_switches() - switched;
             assert_eq!(verify(&path), n);
-            per_sync.push(wal.stats().records as f64 / wal.stats().syncs as f64);
+            let stats = wal.stats();
+            per_sync.push(stats.records as f64 / stats.syncs as f64);
+            switches.push(switched as f64 / stats.syncs as f64);
 
             let path = dir.path().join(format!("each-{threads}-{rep}.log"));
             let each = SyncEach(Mutex::new(Writer::new(File::create(&path).unwrap())));
@@ -127,11 +147,13 @@ fn main() {
             .iter()
             .fold((f64::MAX, 0f64), |(l, h), &r| (l.min(r), h.max(r)));
         println!(
-            "| {threads} | {:.1} k/s | {:.1} k/s | {:.2}x ({lo:.2}-{hi:.2}) | {:.1} |",
+            "| {threads} | {:.1} k/s | {:.1} k/s | {:.2}x ({lo:.2}-{hi:.2}) | {:.1} | {:.1} |",
             median(&mut ours) / 1e3,
             median(&mut peer) / 1e3,
             median(&mut ratios),
             median(&mut per_sync),
+            median(&mut switches),
         );
     }
+    println!("{}", steal.note());
 }
