@@ -9,9 +9,9 @@
 //!
 //! Contenders alternate (A B A B ...) for `--reps` rounds of `--ms` each;
 //! prints the medians and the median of the per-round ratios, records per
-//! sync, and the process's context switches per sync during `Wal` rounds
-//! (a count, so unlike the rates it does not move with a busy host). Every
-//! round's file is read back and checked.
+//! sync, and the process's context switches per sync (a count, so unlike
+//! the rates it does not move with a busy host). Every round's file is read
+//! back and checked.
 //!
 //! ```text
 //! cargo bench --bench wal [-- --reps 5 --ms 500]
@@ -112,12 +112,12 @@ fn main() {
     let steal = Steal::start();
     println!("wal: synced {SIZE}-byte records/s; {reps} alternating rounds of {time:?}\n");
     println!(
-        "| writers | Wal (group commit) | sync per record | ratio (min-max) | records per sync | context switches per sync |"
+        "| writers | Wal (group commit) | sync per record | ratio (min-max) | records per sync | context switches per sync: Wal / peer |"
     );
     println!("| --- | --- | --- | --- | --- | --- |");
     for threads in [1, 2, 8] {
         let (mut ours, mut peer, mut ratios) = (vec![], vec![], vec![]);
-        let (mut per_sync, mut switches) = (vec![], vec![]);
+        let (mut per_sync, mut switches, mut peer_switches) = (vec![], vec![], vec![]);
         for rep in 0..reps {
             let path = dir.path().join(format!("wal-{threads}-{rep}.log"));
             let wal = Wal::create(&path).unwrap();
@@ -133,10 +133,11 @@ fn main() {
 
             let path = dir.path().join(format!("each-{threads}-{rep}.log"));
             let each = SyncEach(Mutex::new(Writer::new(File::create(&path).unwrap())));
-            let start = Instant::now();
+            let (start, switched) = (Instant::now(), context_switches());
             let n = round(&each, threads, time);
             let b = n as f64 / start.elapsed().as_secs_f64();
             each.0.lock().unwrap().flush().unwrap();
+            peer_switches.push((context_switches() - switched) as f64 / n as f64);
             assert_eq!(verify(&path), n);
 
             ours.push(a);
@@ -147,12 +148,13 @@ fn main() {
             .iter()
             .fold((f64::MAX, 0f64), |(l, h), &r| (l.min(r), h.max(r)));
         println!(
-            "| {threads} | {:.1} k/s | {:.1} k/s | {:.2}x ({lo:.2}-{hi:.2}) | {:.1} | {:.1} |",
+            "| {threads} | {:.1} k/s | {:.1} k/s | {:.2}x ({lo:.2}-{hi:.2}) | {:.1} | {:.1} / {:.1} |",
             median(&mut ours) / 1e3,
             median(&mut peer) / 1e3,
             median(&mut ratios),
             median(&mut per_sync),
             median(&mut switches),
+            median(&mut peer_switches),
         );
     }
     println!("{}", steal.note());
