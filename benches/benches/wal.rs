@@ -9,9 +9,9 @@
 //!
 //! Contenders alternate (A B A B ...) for `--reps` rounds of `--ms` each;
 //! prints the medians and the median of the per-round ratios, records per
-//! sync, and the process's context switches per sync (a count, so unlike
-//! the rates it does not move with a busy host). Every round's file is read
-//! back and checked.
+//! sync, and the process's context switches per sync (a count, which a
+//! busy host moves far less than the rates; NaN where `getrusage` is
+//! missing). Every round's file is read back and checked.
 //!
 //! ```text
 //! cargo bench --bench wal [-- --reps 5 --ms 500]
@@ -83,7 +83,8 @@ fn round(log: &impl Durable, threads: usize, time: Duration) -> u64 {
 
 /// The context switches of the whole process so far (every thread's,
 /// exited ones included), voluntary or not.
-fn context_switches() -> u64 {
+#[cfg(unix)]
+fn context_switches() -> f64 {
     // SAFETY: `getrusage` only writes the `rusage` it is given, which is
     // plain data and valid zeroed.
     let usage = unsafe {
@@ -91,7 +92,12 @@ fn context_switches() -> u64 {
         assert_eq!(libc::getrusage(libc::RUSAGE_SELF, &mut usage), 0);
         usage
     };
-    (usage.ru_nvcsw + usage.ru_nivcsw) as u64
+    (usage.ru_nvcsw + usage.ru_nivcsw) as f64
+}
+
+#[cfg(not(unix))]
+fn context_switches() -> f64 {
+    f64::NAN
 }
 
 /// Every record of the file at `path` is whole; returns how many.
@@ -129,7 +135,7 @@ fn main() {
             assert_eq!(verify(&path), n);
             let stats = wal.stats();
             per_sync.push(stats.records as f64 / stats.syncs as f64);
-            switches.push(switched as f64 / stats.syncs as f64);
+            switches.push(switched / stats.syncs as f64);
 
             let path = dir.path().join(format!("each-{threads}-{rep}.log"));
             let each = SyncEach(Mutex::new(Writer::new(File::create(&path).unwrap())));
@@ -137,7 +143,7 @@ fn main() {
             let n = round(&each, threads, time);
             let b = n as f64 / start.elapsed().as_secs_f64();
             each.0.lock().unwrap().flush().unwrap();
-            peer_switches.push((context_switches() - switched) as f64 / n as f64);
+            peer_switches.push((context_switches() - switched) / n as f64);
             assert_eq!(verify(&path), n);
 
             ours.push(a);
