@@ -18,7 +18,7 @@ mod workloads;
 
 use std::time::{Duration, Instant};
 
-use workloads::support::{Steal, median, setting};
+use workloads::support::{Steal, median, min_max, setting};
 use workloads::{Entry, Rig};
 
 struct Workload {
@@ -156,12 +156,6 @@ fn run(workload: &Workload, reps: usize, round: Duration) {
     print_table(workload, &mut results);
 }
 
-/// The smallest and largest of `v`.
-fn spread(v: &[f64]) -> (f64, f64) {
-    v.iter()
-        .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)))
-}
-
 fn print_table(workload: &Workload, results: &mut [Results]) {
     println!("\n{}. {}", workload.number, workload.title);
     // The first per-writer contender, if any, gets a ratio column too.
@@ -192,11 +186,11 @@ fn print_table(workload: &Workload, results: &mut [Results]) {
         let mut ratios = ratio_to(&ours);
         let per_writer_cells = per_writer.as_deref().map_or(String::new(), |base| {
             let mut r = ratio_to(base);
-            let (lo, hi) = spread(&r);
+            let (lo, hi) = min_max(&r);
             format!(" {:.2}x | {lo:.2}-{hi:.2} |", median(&mut r))
         });
-        let (lo, hi) = spread(&result.rates);
-        let (rlo, rhi) = spread(&ratios);
+        let (lo, hi) = min_max(&result.rates);
+        let (rlo, rhi) = min_max(&ratios);
         let calls = if result.calls_per_message.is_empty() {
             "".to_owned()
         } else {

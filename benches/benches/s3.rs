@@ -32,7 +32,7 @@ use mwsr::segments::{Objects, Reader, Writer};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use parking_lot::Mutex;
-use support::{median, setting};
+use support::{median, min_max, setting};
 
 const THREADS: usize = 4;
 const SEGMENT: usize = 8 << 20;
@@ -331,9 +331,7 @@ fn main() {
         SEGMENT >> 20,
         two / one
     );
-    let (lo, hi) = ratios
-        .iter()
-        .fold((f64::MAX, 0f64), |(l, h), &r| (l.min(r), h.max(r)));
+    let (lo, hi) = min_max(&ratios);
     println!("\n| writer | MB/s (median) | p99 append (median of rounds) | slowest append |");
     println!("| --- | --- | --- | --- |");
     println!(

@@ -23,7 +23,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use mwsr::segments::{Reader, Writer};
-use support::{median, setting};
+use support::{median, min_max, setting};
 
 const SEGMENT: u64 = 1 << 20;
 const LINE: usize = 100;
@@ -119,9 +119,7 @@ fn main() {
         peer.push(b);
         ratios.push(a / b);
     }
-    let (lo, hi) = ratios
-        .iter()
-        .fold((f64::MAX, 0f64), |(l, h), &r| (l.min(r), h.max(r)));
+    let (lo, hi) = min_max(&ratios);
     println!("| segments::Reader | BufReader<File> | ratio (min-max) |");
     println!("| --- | --- | --- |");
     println!(

@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use mwsr::record::{Reader, Wal, Writer};
-use support::{Steal, median, setting};
+use support::{Steal, median, min_max, setting};
 
 const SIZE: usize = 100;
 
@@ -161,12 +161,6 @@ fn peer_round<D: Durable>(
     drop(peer);
     assert_eq!(verify(path), n);
     (rate, switches)
-}
-
-fn min_max(values: &[f64]) -> (f64, f64) {
-    values
-        .iter()
-        .fold((f64::MAX, 0f64), |(l, h), &r| (l.min(r), h.max(r)))
 }
 
 fn main() {

@@ -149,6 +149,13 @@ pub fn median(values: &mut [f64]) -> f64 {
     }
 }
 
+/// The smallest and largest of `values` (`(f64::MAX, f64::MIN)` if empty).
+pub fn min_max(values: &[f64]) -> (f64, f64) {
+    values
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+}
+
 /// CPU time the hypervisor gave to other guests ("steal"), from Linux's
 /// `/proc/stat`: a run during which it is more than a few percent saw a
 /// host busy with other work, and its numbers are noise.
