@@ -26,6 +26,7 @@ mod blocks;
 mod corruption;
 mod group;
 mod reader;
+mod suspect;
 mod wal;
 mod writer;
 

@@ -4,6 +4,7 @@ use std::fmt;
 use std::io::{self, Read, Seek};
 
 use super::blocks::{Blocks, Chunk, Physical};
+use super::suspect::Suspect;
 use super::{Corruption, HEADER_SIZE, LogEnd, Reason, chunk};
 
 /// What a [`Reader`] does with damage.
@@ -19,7 +20,8 @@ pub enum Mode {
     /// cannot be trusted) and reported to
     /// [`on_corruption`](Reader::on_corruption) and the counters; a torn
     /// record or header at the end of the log is a clean end; zero-filled
-    /// (preallocated) regions are skipped without a report.
+    /// (preallocated) regions are skipped without a report, and damage
+    /// followed only by them up to the end is a write torn there.
     Tolerant,
 }
 
@@ -98,6 +100,8 @@ pub struct Reader<R> {
     tail_damaged: bool,
     /// What the reader found the last time it reached the end.
     end: Option<LogEnd>,
+    /// Damage held back until it is known whether it is a torn write.
+    suspect: Suspect,
     corruptions: u64,
     dropped_bytes: u64,
     on_corruption: Option<Report>,
@@ -134,6 +138,7 @@ impl<R: Read> Reader<R> {
             intact_len: 0,
             tail_damaged: false,
             end: None,
+            suspect: Suspect::default(),
             corruptions: 0,
             dropped_bytes: 0,
             on_corruption: None,
@@ -247,21 +252,49 @@ impl<R: Read> Reader<R> {
         }
         loop {
             let c = match self.blocks.next()? {
-                Physical::End { torn } => return Ok(Event::End { torn }),
+                Physical::End { torn } => {
+                    let torn = match self.suspect.at_end() {
+                        Ok(true) => torn.max(1), // cut short in zeroed space
+                        Ok(false) => torn,
+                        Err(damage) => {
+                            damage.iter().for_each(|d| self.note(d));
+                            torn
+                        }
+                    };
+                    return Ok(Event::End { torn });
+                }
                 Physical::Bad(damage) => {
-                    // The record it cut short is counted and reported, but
-                    // a strict reader's error is the damage itself.
-                    if let Some(broken) = self.take_fragment(Reason::ErrorInMiddle) {
+                    let broken = self.take_fragment(Reason::ErrorInMiddle);
+                    let zeros = damage.reason == Reason::ZeroedRegion;
+                    if self.mode == Mode::Tolerant {
+                        // Reported once what follows shows it is no torn
+                        // write (see `Suspect`).
+                        for d in broken.into_iter().chain((!zeros).then_some(damage)) {
+                            for held in self.suspect.hold(d) {
+                                self.note(&held);
+                            }
+                        }
+                        if zeros {
+                            self.suspect.zeros();
+                        }
+                        continue;
+                    }
+                    // The record it cut short is counted, but a strict
+                    // reader's error is the damage itself.
+                    if let Some(broken) = broken {
                         self.note(&broken);
                     }
-                    let quiet = damage.reason == Reason::ZeroedRegion
-                        && (self.mode == Mode::Tolerant || self.resyncing);
-                    if !quiet {
+                    if !(zeros && self.resyncing) {
                         self.corrupt(damage)?;
                     }
                     continue;
                 }
-                Physical::Chunk(c) => c,
+                Physical::Chunk(c) => {
+                    for held in self.suspect.release() {
+                        self.note(&held);
+                    }
+                    c
+                }
             };
             match c.kind {
                 chunk::FULL | chunk::FIRST => {
@@ -445,6 +478,7 @@ impl<R: Read> Reader<R> {
         self.empty_first = false;
         self.resyncing = false;
         self.failed = None;
+        self.suspect = Suspect::default();
     }
 
     /// The mode this reader was made with.

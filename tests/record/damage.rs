@@ -261,3 +261,47 @@ fn the_streaming_reader_also_skips_an_empty_first_before_a_real_start() {
     assert!(next_streamed(&mut reader).is_none());
     assert_eq!(reader.corruptions(), 0);
 }
+
+/// A write cut short in space zero-filled ahead of the log (as `Wal`
+/// writes) leaves a bad chunk, or a record whose rest is zeros, then zeros
+/// to the end: a torn write, not damage. Damage that anything else follows,
+/// or that ends a file with no zeros after it, is still damage.
+#[test]
+fn damage_followed_only_by_zeros_is_a_torn_write() {
+    let records = vec![record(0, 10), record(1, 3000), record(2, 2 * BLOCK_SIZE)];
+    let (log, spans) = encode(&records);
+    let zeros = vec![0; 2 * BLOCK_SIZE];
+    let torn_at = |cut: usize| [&log[..cut], &zeros[..]].concat();
+    let ends = |log: &[u8]| {
+        let mut reader = Reader::tolerant(log);
+        reader.skip_to_end().unwrap()
+    };
+    // Inside record 1's payload: its chunk fails its checksum. Inside
+    // record 2's second block: its FIRST chunk is whole, the rest zeros.
+    for (cut, kept) in [(spans[1].0 as usize + 100, 1), (BLOCK_SIZE + 50, 2)] {
+        let log = torn_at(cut);
+        let (read, seen) = tolerant(&log);
+        assert_eq!(read, records[..kept], "cut at {cut}");
+        assert!(seen.is_empty(), "cut at {cut}: {seen:?}");
+        let end = ends(&log);
+        assert!(end.torn && !end.damaged, "cut at {cut}: {end:?}");
+        assert_eq!(end.intact_len, spans[kept - 1].1);
+    }
+
+    // The same bad chunk with a record after the zeros: damage.
+    let mut log = torn_at(spans[1].0 as usize + 100);
+    log.truncate(2 * BLOCK_SIZE); // zeros to the end of the second block
+    log.extend(chunk(1, b"after"));
+    let (read, seen) = tolerant(&log);
+    assert_eq!(read, [records[0].clone(), b"after".to_vec()]);
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].reason, Reason::ChecksumMismatch);
+
+    // A bad last chunk with no zeros after it: damage.
+    let mut log = encode(&records[..2]).0;
+    *log.last_mut().unwrap() ^= 1;
+    let (_, seen) = tolerant(&log);
+    assert_eq!(seen.len(), 1);
+    let end = ends(&log);
+    assert!(end.damaged && !end.torn, "{end:?}");
+}

@@ -1,0 +1,63 @@
+//! Damage a tolerant reader holds back until it knows what follows it.
+//!
+//! A write cut short in space zero-filled ahead of the log (as
+//! [`Wal`](super::Wal) writes) leaves a chunk that fails its checksum, or a
+//! record whose rest is zeros, and then only zeros to the end of the file:
+//! a torn write, as one cut short at the end of a file is, not damage. So
+//! a tolerant reader that finds damage keeps it here; if zeros and then
+//! the end follow, it is dropped and the end is torn; if anything else
+//! follows (a chunk, or more damage after the zeros), it is reported as it
+//! would have been at once. Damage with no zeros after it before the end
+//! (a bad last chunk in a file that was never zero-filled) stays damage.
+
+use super::Corruption;
+
+/// A torn write is a batch's last chunk and the record it cut: a few
+/// pieces of damage at most. More than this many is reported at once.
+const MOST: usize = 8;
+
+#[derive(Default)]
+pub(super) struct Suspect {
+    damage: Vec<Corruption>,
+    /// A zero-filled region followed the damage.
+    zeros_after: bool,
+}
+
+impl Suspect {
+    /// Holds `damage` back; returns what must be reported now instead:
+    /// earlier damage that zeros and more damage followed, or all of it
+    /// when there is too much to be a torn write.
+    pub(super) fn hold(&mut self, damage: Corruption) -> Vec<Corruption> {
+        let mut report = Vec::new();
+        if self.zeros_after || self.damage.len() == MOST {
+            report = self.release();
+        }
+        self.damage.push(damage);
+        report
+    }
+
+    /// A zero-filled region was read.
+    pub(super) fn zeros(&mut self) {
+        self.zeros_after |= !self.damage.is_empty();
+    }
+
+    /// Something other than zeros or damage follows: everything held is
+    /// damage after all.
+    pub(super) fn release(&mut self) -> Vec<Corruption> {
+        self.zeros_after = false;
+        std::mem::take(&mut self.damage)
+    }
+
+    /// The end was reached: `true` if what is held was a torn write into
+    /// zero-filled space (dropped); else it is returned, to report.
+    pub(super) fn at_end(&mut self) -> Result<bool, Vec<Corruption>> {
+        if self.damage.is_empty() {
+            return Ok(false);
+        }
+        if self.zeros_after {
+            self.release();
+            return Ok(true);
+        }
+        Err(self.release())
+    }
+}
