@@ -17,6 +17,8 @@ use mwsr::record::{LoomCommit, LoomGroup, loom_records};
 struct Durable {
     commits: Mutex<Vec<Vec<Vec<u8>>>>,
     changed: Condvar,
+    /// How many times `finish` ran.
+    finished: Mutex<usize>,
 }
 
 impl Durable {
@@ -26,6 +28,10 @@ impl Durable {
 
     fn holds(&self, record: &[u8]) -> bool {
         self.records().iter().any(|r| r == record)
+    }
+
+    fn finished(&self) -> usize {
+        *self.finished.lock().unwrap()
     }
 }
 
@@ -37,6 +43,7 @@ struct Committer {
 
 impl LoomCommit for Committer {
     fn commit(&mut self, batch: &[u8], records: u64) -> io::Result<u64> {
+        assert_eq!(self.durable.finished(), 0, "a commit after finish");
         let got: Vec<Vec<u8>> = loom_records(batch).map(<[u8]>::to_vec).collect();
         assert_eq!(got.len() as u64, records, "the count matches the batch");
         // A commit takes long: others run meanwhile, with no preemption
@@ -49,6 +56,11 @@ impl LoomCommit for Committer {
         commits.push(got);
         self.durable.changed.notify_all();
         Ok(batch.len() as u64)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        *self.durable.finished.lock().unwrap() += 1;
+        Ok(())
     }
 }
 
@@ -198,6 +210,37 @@ fn close_races_a_sync() {
         let e = group.append(&[b"after".as_slice()]).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
         group.close().unwrap(); // idempotent
+        assert_eq!(durable.finished(), 1, "finish runs once");
+    });
+}
+
+/// Two closes race an append: `finish` runs once, after every commit (the
+/// committer asserts that none follows it), and neither close returns
+/// before it ran.
+#[test]
+fn two_closes_race_an_append_and_finish_once() {
+    loom::model(|| {
+        let (group, durable) = group(64, None);
+        let closer = {
+            let (group, durable) = (group.clone(), durable.clone());
+            thread::spawn(move || {
+                group.close().unwrap();
+                assert_eq!(durable.finished(), 1, "close returned before finish");
+            })
+        };
+        match group.append(&[b"racing".as_slice()]) {
+            Ok(()) => {
+                group.close().unwrap();
+                assert!(durable.holds(b"racing"), "close commits what it accepted");
+            }
+            Err(e) => {
+                assert_eq!(e.kind(), io::ErrorKind::BrokenPipe, "{e}");
+                group.close().unwrap();
+            }
+        }
+        assert_eq!(durable.finished(), 1);
+        closer.join().unwrap();
+        assert_eq!(durable.finished(), 1);
     });
 }
 

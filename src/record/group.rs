@@ -36,6 +36,16 @@ pub trait Commit: Send + 'static {
     /// # Errors
     /// Whatever failed; the group fails for good with it.
     fn commit(&mut self, batch: &[u8], records: u64) -> io::Result<u64>;
+
+    /// Called once, by the first `close`, after the last commit (not after
+    /// a failure): tidies up what commits left, such as space reserved
+    /// ahead of the log.
+    ///
+    /// # Errors
+    /// Whatever failed; the group fails for good with it.
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The records of a batch, in order.
@@ -104,6 +114,8 @@ struct State<C> {
     /// Sticky: once a commit failed, every call returns this.
     failure: Option<Error<io::Error>>,
     closed: bool,
+    /// `Commit::finish` ran (or was not to run: the log had failed).
+    finished: bool,
     /// The background thread waits on `work`.
     idle: bool,
     stats: WalStats,
@@ -159,6 +171,7 @@ impl<C: Commit> Group<C> {
                 gather_until: None,
                 failure: None,
                 closed: false,
+                finished: false,
                 idle: false,
                 stats: WalStats::default(),
             }),
@@ -230,7 +243,8 @@ impl<C: Commit> Group<C> {
             // The thread catches the committer's panics: it cannot panic.
             let _ = thread.join();
         }
-        let state = self.shared.state.lock();
+        let mut state = self.shared.state.lock();
+        state.finish();
         synced.and(match &state.failure {
             Some(failure) => Err(io_error(failure.clone())),
             None => Ok(()),
@@ -424,6 +438,27 @@ impl<C: Commit> Shared<C> {
                 state.idle = true;
                 state = self.work.wait(state);
             }
+        }
+    }
+}
+
+impl<C: Commit> State<C> {
+    /// Runs `Commit::finish` once, after the last commit: it is called
+    /// after close's sync, which left nothing queued, and nothing can be
+    /// queued after close, so no commit can start (or the log failed, and
+    /// `finish` does not run). Under the lock, so that a racing `close`
+    /// returns only once it is done.
+    fn finish(&mut self) {
+        if std::mem::replace(&mut self.finished, true) || self.failure.is_some() {
+            return;
+        }
+        let Some(committer) = self.committer.as_mut() else {
+            unreachable!("finish: a commit is under way after close")
+        };
+        match catch_unwind(AssertUnwindSafe(|| committer.finish())) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.fail(Error::Sink(std::sync::Arc::new(e))),
+            Err(panic) => self.fail(Error::from_panic(panic)),
         }
     }
 }

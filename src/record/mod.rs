@@ -25,6 +25,7 @@
 mod blocks;
 mod corruption;
 mod group;
+mod log_file;
 mod reader;
 mod suspect;
 mod wal;

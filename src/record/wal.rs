@@ -3,11 +3,12 @@
 //! once for everyone.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
 use super::group::{Commit, Group, records};
+use super::log_file::LogFile;
 use super::{BLOCK_SIZE, HEADER_SIZE, LogEnd, Reader, Writer, chunk};
 use crate::fsync::sync_parent;
 
@@ -46,6 +47,20 @@ use crate::fsync::sync_parent;
 /// wal.close()?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+///
+/// # The file
+/// [`create`](Self::create) and [`open`](Self::open) write small batches
+/// into space they zero-filled ahead of the log, a megabyte at a time, so
+/// that a sync need not also make a new file size durable (on ext4 that
+/// saves a journal commit per sync; the benchmarks measured one sync per
+/// 100-byte batch about a fifth to a third faster). While the log is open,
+/// and after a crash, its file thus runs on past the last record with
+/// zeros: a tolerant [`Reader`] takes them for the end (and a write torn
+/// in them for a torn write), `open` cuts them off before appending, and
+/// [`close`](Self::close) cuts them, so that a closed log ends with its
+/// last record and reads strictly. Batches of 64 KiB or more are appended
+/// as they are (zeros would double their bytes). [`from_file`](Self::from_file)
+/// zero-fills nothing.
 ///
 /// A write or sync that fails fails the log for good: every later call
 /// returns the error. (Retrying a failed `fsync` is not safe: the kernel
@@ -88,7 +103,7 @@ pub struct Wal {
 pub struct WalStats {
     /// Records framed and written.
     pub records: u64,
-    /// Batches written, each with one `write_all` and one `sync_data`.
+    /// Batches written, each with one write and one `sync_data`.
     pub syncs: u64,
     /// Bytes written, framing included.
     pub bytes: u64,
@@ -111,7 +126,7 @@ impl Wal {
             .truncate(true)
             .open(&path)?;
         sync_parent(path.as_ref())?;
-        Self::from_file(file, 0, Self::DEFAULT_CAPACITY)
+        Self::start(LogFile::preallocated(file, 0), 0, Self::DEFAULT_CAPACITY)
     }
 
     /// Appends to the log at `path`, created if missing, keeping its block
@@ -145,8 +160,9 @@ impl Wal {
         let path = path.as_ref();
         let file = OpenOptions::new()
             .read(true)
-            .append(true)
+            .write(true)
             .create(true)
+            .truncate(false)
             .open(path)?;
         sync_parent(path)?;
         let end = Reader::tolerant(&file).skip_to_end()?;
@@ -167,7 +183,8 @@ impl Wal {
             file.set_len(end.intact_len)?;
             file.sync_all()?;
         }
-        let mut wal = Self::from_file(file, end.intact_len, capacity)?;
+        let file = LogFile::preallocated(file, end.intact_len);
+        let mut wal = Self::start(file, end.intact_len, capacity)?;
         wal.recovery = end;
         Ok(wal)
     }
@@ -187,10 +204,20 @@ impl Wal {
     /// (framing excluded, 4 bytes of length per record included; a larger
     /// record is written on its own).
     ///
+    /// Unlike [`create`](Self::create) and [`open`](Self::open), which own
+    /// their file, this writes at the file's position with plain writes (it
+    /// may be open for appending only) and zero-fills nothing ahead of the
+    /// log, so each sync that grows the file pays for its new size too.
+    ///
     /// # Errors
     /// `InvalidInput` if `capacity` is 0 or above `u32::MAX`; spawning the
     /// flusher thread.
     pub fn from_file(file: File, len: u64, capacity: usize) -> io::Result<Self> {
+        Self::start(LogFile::appending(file, len), len, capacity)
+    }
+
+    /// A log on `file`, which holds `len` bytes of intact log.
+    fn start(file: LogFile, len: u64, capacity: usize) -> io::Result<Self> {
         if capacity == 0 || u32::try_from(capacity).is_err() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -259,12 +286,15 @@ impl Wal {
         self.group.sync()
     }
 
-    /// Syncs what is left and stops the flusher thread. Idempotent; later
-    /// appends fail with `BrokenPipe`. Dropping the log closes it too, but
-    /// cannot report an error.
+    /// Syncs what is left, cuts the zeros ahead of the log off (see
+    /// [the file](Self#the-file)) and stops the flusher thread. Idempotent;
+    /// later appends fail with `BrokenPipe`. Dropping the log closes it
+    /// too, but cannot report an error.
     ///
     /// # Errors
-    /// The log's failure, if it failed at any point.
+    /// The log's failure, if it failed at any point (cutting the zeros
+    /// included: the records stay durable, and readers and `open` handle
+    /// the zeros as after a crash).
     pub fn close(&self) -> io::Result<()> {
         self.group.close()
     }
@@ -287,8 +317,9 @@ impl std::fmt::Debug for Wal {
 crate::io_write::impl_io_write_appends!(Wal);
 
 /// Whether `file` begins as a log whose first record a crash tore would:
-/// with less than a header, or a `FULL` or `FIRST` header whose chunk fits
-/// its block. A file that does not may be no log at all, and is not cut.
+/// with less than a header, zeros (space zero-filled ahead of the first
+/// record), or a `FULL` or `FIRST` header whose chunk fits its block. A
+/// file that does not may be no log at all, and is not cut.
 fn starts_like_a_log(mut file: &File) -> io::Result<bool> {
     use std::io::{Read, Seek, SeekFrom};
     file.seek(SeekFrom::Start(0))?;
@@ -297,14 +328,17 @@ fn starts_like_a_log(mut file: &File) -> io::Result<bool> {
     let Some(&[_, _, _, _, l0, l1, kind]) = header.first_chunk::<HEADER_SIZE>() else {
         return Ok(true); // a torn header
     };
+    if header.iter().all(|&b| b == 0) {
+        return Ok(true);
+    }
     let len = usize::from(u16::from_le_bytes([l0, l1]));
     Ok(matches!(kind, chunk::FULL | chunk::FIRST) && HEADER_SIZE + len <= BLOCK_SIZE)
 }
 
 /// The leader's work: frames a batch of records, writes it with one
-/// `write_all` and syncs it with one `sync_data`.
+/// write and syncs it with one `sync_data`.
 struct Framer {
-    file: File,
+    file: LogFile,
     /// Frames into a reused buffer, at the file's offset.
     log: Writer<Vec<u8>>,
     capacity: usize,
@@ -317,12 +351,13 @@ impl Commit for Framer {
         }
         let framed = self.log.get_mut();
         let written = framed.len() as u64;
-        let result = self
-            .file
-            .write_all(framed)
-            .and_then(|()| self.file.sync_data());
+        let result = self.file.write(framed).and_then(|()| self.file.sync());
         framed.clear();
         framed.shrink_to(2 * self.capacity); // after an outsized record
         result.map(|()| written)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.file.cut_zeros()
     }
 }

@@ -310,3 +310,23 @@ fn a_streamed_record_after_an_empty_first_survives_an_io_error() {
         assert_eq!(reader.corruptions(), 0);
     }
 }
+
+/// A log whose first batch was torn in its zero-filled space (a crash
+/// before the first sync returned) opens as an empty log, not as a file
+/// that may be no log at all.
+#[test]
+fn a_first_record_torn_in_zeroed_space_opens_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.log");
+    let (mut log, _) = encode(&[record(0, 500)]);
+    log.truncate(300);
+    log.resize(1 << 20, 0);
+    std::fs::write(&path, &log).unwrap();
+    let wal = Wal::open(&path).unwrap();
+    let end = wal.recovery();
+    assert!(end.torn && !end.damaged && end.corruptions == 0, "{end:?}");
+    assert_eq!(end.cut_bytes(), 1 << 20);
+    wal.append(b"first").unwrap();
+    wal.close().unwrap();
+    assert_eq!(read_strict(&path), [b"first".to_vec()]);
+}

@@ -19,8 +19,19 @@ fn record(t: usize, n: usize) -> Vec<u8> {
     r
 }
 
+/// The records of a closed log: it ends at its last record.
 fn read_file(path: &std::path::Path) -> Vec<Vec<u8>> {
     read_all(&std::fs::read(path).unwrap(), Mode::Strict).unwrap()
+}
+
+/// The records of a log still open (or left by a crash), whose file runs on
+/// past its last record with zeros: read as after a crash, and with no
+/// damage anywhere.
+fn read_live(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let mut reader = Reader::tolerant(File::open(path).unwrap());
+    let records = reader.records().collect::<Result<Vec<_>, _>>().unwrap();
+    assert_eq!(reader.corruptions(), 0, "damage in {}", path.display());
+    records
 }
 
 #[test]
@@ -73,13 +84,15 @@ fn a_synced_record_is_in_the_file_before_append_sync_returns() {
     for n in 0..20 {
         wal.append_sync(&record(0, n)).unwrap();
         // Read while the log is open: the record must be there already.
-        let records = read_file(&path);
+        let records = read_live(&path);
         assert_eq!(records.len(), n + 1);
         assert_eq!(records[n], record(0, n));
     }
     wal.append(b"unsynced").unwrap();
     wal.sync().unwrap();
-    assert_eq!(read_file(&path).last().unwrap(), b"unsynced");
+    assert_eq!(read_live(&path).last().unwrap(), b"unsynced");
+    wal.close().unwrap();
+    assert_eq!(read_file(&path).len(), 21);
 }
 
 #[test]
@@ -138,7 +151,7 @@ fn every_thread_finds_its_synced_record_in_the_file() {
                 for n in 0..25 {
                     let mine = format!("{t} {n}").into_bytes();
                     wal.append_sync(&mine).unwrap();
-                    assert!(read_file(path).contains(&mine), "{t} {n} not in the file");
+                    assert!(read_live(path).contains(&mine), "{t} {n} not in the file");
                 }
             });
         }
@@ -158,5 +171,71 @@ fn an_unsynced_append_is_written_without_a_sync() {
     let wal = Wal::create(&path).unwrap();
     wal.append(b"on its own").unwrap();
     super::common::task::eventually("the append is synced", || wal.stats().syncs == 1);
-    assert_eq!(read_file(&path), [b"on its own".to_vec()]);
+    assert_eq!(read_live(&path), [b"on its own".to_vec()]);
+}
+
+/// Small batches are written into space zero-filled ahead of the log (so
+/// that their syncs need not make a new file size durable); what a crash
+/// leaves (here: a log never closed) reads back whole, `open` cuts the
+/// zeros off before appending, and `close` cuts them too.
+#[test]
+fn zeros_ahead_of_the_log_are_cut_by_open_and_by_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.log");
+    let len = |path| std::fs::metadata(path).unwrap().len();
+    let wal = Wal::create(&path).unwrap();
+    let first: Vec<_> = (0..10).map(|n| format!("first {n}").into_bytes()).collect();
+    first.iter().for_each(|r| wal.append_sync(r).unwrap());
+    let written = wal.stats().bytes;
+    assert!(len(&path) > written, "no zeros ahead of the log");
+    assert_eq!(read_live(&path), first);
+    std::mem::forget(wal); // as if the process died: never closed
+
+    let wal = Wal::open(&path).unwrap();
+    let end = wal.recovery();
+    assert_eq!(end.intact_len, written);
+    assert!(!end.torn && !end.damaged && end.corruptions == 0, "{end:?}");
+    let second: Vec<_> = (0..10)
+        .map(|n| format!("second {n}").into_bytes())
+        .collect();
+    second.iter().for_each(|r| wal.append_sync(r).unwrap());
+    wal.close().unwrap();
+    assert_eq!(len(&path), written + wal.stats().bytes);
+    assert_eq!(read_file(&path), [first, second].concat());
+}
+
+/// A log whose process died after zero-filling ahead and before its first
+/// record is all zeros: `open` takes it as an empty log.
+#[test]
+fn open_takes_a_file_of_zeros_as_an_empty_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.log");
+    std::fs::write(&path, vec![0; 100_000]).unwrap();
+    let wal = Wal::open(&path).unwrap();
+    assert_eq!(wal.recovery().intact_len, 0);
+    assert_eq!(wal.recovery().cut_bytes(), 100_000);
+    wal.append(b"the first").unwrap();
+    wal.close().unwrap();
+    assert_eq!(read_file(&path), [b"the first".to_vec()]);
+}
+
+/// A batch of many kilobytes that runs past the zeroed space is appended
+/// without zero-filling (writing zeros would double its bytes); the small
+/// one after it zero-fills again.
+#[test]
+fn a_bulk_batch_is_appended_without_zeros() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.log");
+    let len = |path| std::fs::metadata(path).unwrap().len();
+    let wal = Wal::create(&path).unwrap();
+    wal.append_sync(&vec![b'b'; 2 << 20]).unwrap();
+    assert_eq!(len(&path), wal.stats().bytes, "zeros after a bulk batch");
+    wal.append_sync(b"small").unwrap();
+    assert!(
+        len(&path) > wal.stats().bytes,
+        "no zeros after a small batch"
+    );
+    wal.close().unwrap();
+    assert_eq!(len(&path), wal.stats().bytes);
+    assert_eq!(read_file(&path).len(), 2);
 }
