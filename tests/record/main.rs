@@ -5,6 +5,7 @@
 mod common;
 mod damage;
 mod format;
+mod power_loss;
 mod properties;
 mod recovery;
 mod wal;
