@@ -2,8 +2,9 @@
 //! with 1, 2 and 8 writer threads, each thread appending 100-byte records
 //! and waiting for each to be durable before the next.
 //!
-//! - `mwsr::record::Wal::append_sync`: one `write_all` + `sync_data` per
-//!   batch, whatever the threads appended while the last sync ran.
+//! - `mwsr::record::Wal::append_sync`: one write + `sync_data` per batch,
+//!   whatever the threads appended while the last sync ran, into space
+//!   zero-filled ahead of the log.
 //! - Peer: a `Mutex<record::Writer<File>>`, each writer framing its record,
 //!   writing it and calling `sync_data` under the lock: one sync per record.
 //! - Peer, unlocked: the same, but each writer calls `sync_data` after
@@ -12,6 +13,10 @@
 //!   faster. (Its syncs share one open file description, through which
 //!   Linux reports a writeback error to one `fsync` only: a concurrent one
 //!   may return `Ok` for a record whose write failed.)
+//! - Peer, zero-filled: the locked peer on a file zero-filled ahead (a
+//!   megabyte at a time, synced with the record), as `Wal` writes its
+//!   own, so that its syncs need not make a new file size durable either:
+//!   the ratio against it is group commit's share alone.
 //!
 //! Contenders alternate (A B A B ...) for `--reps` rounds of `--ms` each;
 //! prints the medians and the median of the per-round ratios, records per
@@ -84,6 +89,43 @@ impl Durable for SyncEachUnlocked {
             .write_record(record)
             .expect("write");
         self.file.sync_data().expect("sync");
+    }
+}
+
+/// The locked peer on a file zero-filled ahead, as `Wal` writes its own
+/// (zeros written with a record and synced with it, a megabyte at a time):
+/// its syncs need not make a new file size durable either, so what is left
+/// of `Wal`'s lead over it is group commit's alone.
+struct SyncEachZeroed(Mutex<(Writer<File>, u64)>);
+
+impl SyncEachZeroed {
+    fn create(path: &Path) -> Self {
+        Self(Mutex::new((Writer::new(File::create(path).unwrap()), 0)))
+    }
+}
+
+impl Durable for SyncEachZeroed {
+    fn append_sync(&self, record: &[u8]) {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut guard = self.0.lock().unwrap();
+        let (log, zeroed_to) = &mut *guard;
+        log.write_record(record).expect("write");
+        let end = log.offset();
+        let mut file = log.get_ref();
+        if end + 32 * 1024 > *zeroed_to {
+            let to = (end + 32 * 1024).next_multiple_of(1 << 20);
+            file.write_all(&vec![0; (to - end) as usize]).unwrap();
+            file.seek(SeekFrom::Start(end)).unwrap();
+            *zeroed_to = to;
+        }
+        file.sync_data().expect("sync");
+    }
+}
+
+impl Drop for SyncEachZeroed {
+    fn drop(&mut self) {
+        let (log, _) = &*self.0.lock().unwrap();
+        log.get_ref().set_len(log.offset()).unwrap();
     }
 }
 
@@ -170,14 +212,15 @@ fn main() {
     let steal = Steal::start();
     println!("wal: synced {SIZE}-byte records/s; {reps} alternating rounds of {time:?}\n");
     println!(
-        "| writers | Wal (group commit) | sync per record, locked | ratio (min-max) | unlocked | ratio (min-max) | records per sync | context switches per sync: Wal / locked / unlocked |"
+        "| writers | Wal (group commit) | sync per record, locked | ratio (min-max) | unlocked | ratio (min-max) | locked, zero-filled | ratio (min-max) | records per sync | context switches per sync: Wal / locked / unlocked |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for threads in [1, 2, 8] {
         let (mut ours, mut locked, mut unlocked) = (vec![], vec![], vec![]);
         let (mut vs_locked, mut vs_unlocked) = (vec![], vec![]);
         let (mut per_sync, mut switches) = (vec![], vec![]);
         let (mut locked_switches, mut unlocked_switches) = (vec![], vec![]);
+        let (mut zeroed, mut vs_zeroed) = (vec![], vec![]);
         for rep in 0..reps {
             let path = dir.path().join(format!("wal-{threads}-{rep}.log"));
             let wal = Wal::create(&path).unwrap();
@@ -198,22 +241,29 @@ fn main() {
             let path = dir.path().join(format!("unlocked-{threads}-{rep}.log"));
             let (c, sw) = peer_round(&path, SyncEachUnlocked::create, threads, time);
             unlocked_switches.push(sw);
+            let path = dir.path().join(format!("zeroed-{threads}-{rep}.log"));
+            let (d, _) = peer_round(&path, SyncEachZeroed::create, threads, time);
 
             ours.push(a);
             locked.push(b);
             unlocked.push(c);
             vs_locked.push(a / b);
             vs_unlocked.push(a / c);
+            zeroed.push(d);
+            vs_zeroed.push(a / d);
         }
         let (lo, hi) = min_max(&vs_locked);
         let (ulo, uhi) = min_max(&vs_unlocked);
+        let (zlo, zhi) = min_max(&vs_zeroed);
         println!(
-            "| {threads} | {:.1} k/s | {:.1} k/s | {:.2}x ({lo:.2}-{hi:.2}) | {:.1} k/s | {:.2}x ({ulo:.2}-{uhi:.2}) | {:.1} | {:.1} / {:.1} / {:.1} |",
+            "| {threads} | {:.1} k/s | {:.1} k/s | {:.2}x ({lo:.2}-{hi:.2}) | {:.1} k/s | {:.2}x ({ulo:.2}-{uhi:.2}) | {:.1} k/s | {:.2}x ({zlo:.2}-{zhi:.2}) | {:.1} | {:.1} / {:.1} / {:.1} |",
             median(&mut ours) / 1e3,
             median(&mut locked) / 1e3,
             median(&mut vs_locked),
             median(&mut unlocked) / 1e3,
             median(&mut vs_unlocked),
+            median(&mut zeroed) / 1e3,
+            median(&mut vs_zeroed),
             median(&mut per_sync),
             median(&mut switches),
             median(&mut locked_switches),
