@@ -16,7 +16,7 @@ use crate::fsync::sync_parent;
 /// RocksDB do for synced writes: any number of threads append; the first
 /// thread that needs its record durable while no sync is under way leads:
 /// it takes every record queued so far, frames them ([`Writer`]), writes
-/// them with one `write_all` and makes them durable with one `sync_data`,
+/// them with one write and makes them durable with one `sync_data`,
 /// then wakes the threads whose records that covered. Records that arrive
 /// meanwhile queue for the next leader. A lone writer thus syncs its own
 /// record, with no hand-off to another thread; a leader that starts while
