@@ -21,6 +21,10 @@ pub(super) struct Suspect {
     damage: Vec<Corruption>,
     /// A zero-filled region followed the damage.
     zeros_after: bool,
+    /// The last end was a torn write into zero-filled space, and nothing
+    /// but zeros came since: reaching the end again (a reader polling a
+    /// file) finds the same torn end.
+    torn: bool,
 }
 
 impl Suspect {
@@ -29,6 +33,7 @@ impl Suspect {
     /// when there is too much to be a torn write.
     pub(super) fn hold(&mut self, damage: Corruption) -> Vec<Corruption> {
         let mut report = Vec::new();
+        self.torn = false;
         if self.zeros_after || self.damage.len() == MOST {
             report = self.release();
         }
@@ -44,18 +49,20 @@ impl Suspect {
     /// Something other than zeros or damage follows: everything held is
     /// damage after all.
     pub(super) fn release(&mut self) -> Vec<Corruption> {
-        self.zeros_after = false;
+        (self.zeros_after, self.torn) = (false, false);
         std::mem::take(&mut self.damage)
     }
 
     /// The end was reached: `true` if what is held was a torn write into
-    /// zero-filled space (dropped); else it is returned, to report.
+    /// zero-filled space (dropped), or the last end was one and only zeros
+    /// came since; else what is held is returned, to report.
     pub(super) fn at_end(&mut self) -> Result<bool, Vec<Corruption>> {
         if self.damage.is_empty() {
-            return Ok(false);
+            return Ok(self.torn);
         }
         if self.zeros_after {
             self.release();
+            self.torn = true;
             return Ok(true);
         }
         Err(self.release())

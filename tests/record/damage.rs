@@ -286,6 +286,11 @@ fn damage_followed_only_by_zeros_is_a_torn_write() {
         let end = ends(&log);
         assert!(end.torn && !end.damaged, "cut at {cut}: {end:?}");
         assert_eq!(end.intact_len, spans[kept - 1].1);
+        // Reaching the end again (polling the file) finds the same end.
+        let mut reader = Reader::tolerant(&log[..]);
+        assert_eq!(reader.skip_to_end().unwrap(), end);
+        assert!(!reader.read_record(&mut Vec::new()).unwrap());
+        assert_eq!(reader.log_end(), Some(end), "cut at {cut}");
     }
 
     // The same bad chunk with a record after the zeros: damage.
