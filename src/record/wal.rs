@@ -58,9 +58,12 @@ use crate::fsync::sync_parent;
 /// zeros: a tolerant [`Reader`] takes them for the end (and a write torn
 /// in them for a torn write), `open` cuts them off before appending, and
 /// [`close`](Self::close) cuts them, so that a closed log ends with its
-/// last record and reads strictly. Batches of 64 KiB or more are appended
-/// as they are (zeros would double their bytes). [`from_file`](Self::from_file)
-/// zero-fills nothing.
+/// last record and reads strictly. (A [`Reader`] thus cannot follow an
+/// open log as it grows: it reads past the zeros that later batches are
+/// written over. Read a log once it is closed, or after a crash; a log
+/// made with [`from_file`](Self::from_file), which zero-fills nothing, can
+/// be followed.) Batches of 64 KiB or more are appended as they are (zeros
+/// would double their bytes).
 ///
 /// A write or sync that fails fails the log for good: every later call
 /// returns the error. (Retrying a failed `fsync` is not safe: the kernel
