@@ -92,10 +92,11 @@ impl LogFile {
         write_all_at(&self.file, batch, self.end)?;
         self.end = new_end;
         self.zeroed_to = self.zeroed_to.max(new_end);
-        // A whole zeroed block after the one the log ends in: a batch torn
-        // in there reads as damage, then zeros, then the end, which
-        // readers take for a torn write (see `Suspect`).
-        let wanted = new_end.next_multiple_of(BLOCK) + BLOCK;
+        // Room for the next small batch, and a whole zeroed block after the
+        // one it would end in: a batch torn in there reads as damage, then
+        // zeros, then the end, which readers take for a torn write (see
+        // `Suspect`).
+        let wanted = (new_end + BULK as u64).next_multiple_of(BLOCK) + BLOCK;
         if self.zeroed_to < wanted && batch.len() < BULK {
             self.zero(self.zeroed_to, wanted.next_multiple_of(ZERO_FILL))?;
         }

@@ -89,3 +89,52 @@ fn acknowledged_records_survive_any_loss_of_an_unsynced_batch() {
         }
     }
 }
+
+/// A small batch written where the zeroed space ahead is about to run out
+/// (here 40 KiB before the first megabyte ends), then cut short by a crash
+/// 30 KiB in, with the file's growth lost: there are zeros after it still,
+/// so it reads as a torn write, and `open` keeps every synced record.
+#[test]
+fn a_batch_torn_near_the_end_of_the_zeroed_space_reads_as_a_torn_write() {
+    const MIB: u64 = 1 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.log");
+    let wal = Wal::create(&path).unwrap();
+    let mut acked = 0;
+    while MIB - wal.stats().bytes > 128 * 1024 {
+        wal.append_sync(&vec![b'a'; 60_000]).unwrap();
+        acked += 1;
+    }
+    // Framing adds a header per chunk: land within a few bytes of the mark.
+    let fill = MIB - wal.stats().bytes - 40 * 1024 - 2 * 7;
+    wal.append_sync(&vec![b'b'; fill as usize]).unwrap();
+    acked += 1;
+    let end = wal.stats().bytes;
+    assert!(
+        (MIB - 40 * 1024 - 7..=MIB - 40 * 1024).contains(&end),
+        "{end}"
+    );
+    let synced = std::fs::read(&path).unwrap();
+
+    wal.append(&vec![b'c'; 50 * 1024]).unwrap();
+    wal.sync().unwrap();
+    let written = std::fs::read(&path).unwrap();
+    std::mem::forget(wal); // the crash: no close
+    let torn_at = end as usize + 30 * 1024;
+    let mut image = written[..torn_at].to_vec();
+    image.extend_from_slice(&synced[torn_at.min(synced.len())..]);
+    assert!(
+        image.len() == synced.len().max(torn_at),
+        "the growth was lost"
+    );
+    let path = dir.path().join("after-crash.log");
+    std::fs::write(&path, &image).unwrap();
+
+    let log_end = Reader::tolerant(&image[..]).skip_to_end().unwrap();
+    assert!(log_end.torn && !log_end.damaged, "{log_end:?}");
+    assert_eq!(log_end.intact_len, end);
+    let wal = Wal::open(&path).unwrap();
+    assert!(!wal.recovery().damaged, "{:?}", wal.recovery());
+    assert_eq!(read_tolerant(&path).len(), acked);
+    wal.close().unwrap();
+}
