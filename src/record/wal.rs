@@ -320,9 +320,11 @@ impl std::fmt::Debug for Wal {
 crate::io_write::impl_io_write_appends!(Wal);
 
 /// Whether `file` begins as a log whose first record a crash tore would:
-/// with less than a header, zeros (space zero-filled ahead of the first
-/// record), or a `FULL` or `FIRST` header whose chunk fits its block. A
-/// file that does not may be no log at all, and is not cut.
+/// with less than a header, a `FULL` or `FIRST` header whose chunk fits its
+/// block, or nothing but zeros (space zero-filled ahead of a first record
+/// that never reached the disk). A file that does not may be no log at
+/// all, and is not cut: one that only begins with zeros reads as an empty
+/// log too (a reader skips the rest of a block after a zero header).
 fn starts_like_a_log(mut file: &File) -> io::Result<bool> {
     use std::io::{Read, Seek, SeekFrom};
     file.seek(SeekFrom::Start(0))?;
@@ -332,10 +334,25 @@ fn starts_like_a_log(mut file: &File) -> io::Result<bool> {
         return Ok(true); // a torn header
     };
     if header.iter().all(|&b| b == 0) {
-        return Ok(true);
+        return only_zeros(file);
     }
     let len = usize::from(u16::from_le_bytes([l0, l1]));
     Ok(matches!(kind, chunk::FULL | chunk::FIRST) && HEADER_SIZE + len <= BLOCK_SIZE)
+}
+
+/// Whether the rest of `file`, from its position, is all zeros.
+fn only_zeros(mut file: &File) -> io::Result<bool> {
+    use std::io::Read;
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return Ok(true),
+            Ok(n) if buf[..n].iter().any(|&b| b != 0) => return Ok(false),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The leader's work: frames a batch of records, writes it with one

@@ -202,6 +202,22 @@ fn open_refuses_a_file_with_no_intact_record_and_leaves_it_alone() {
     assert_eq!(std::fs::read(&path).unwrap(), junk);
 }
 
+/// Zeros then anything else: a reader skips the rest of a block after a
+/// zero header, so this reads as an empty log, but it is no log `Wal`
+/// left behind (its zero-filled space holds nothing but zeros before the
+/// first record), and is not cut.
+#[test]
+fn open_refuses_a_file_that_only_begins_with_zeros() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("not-a-log");
+    let mut data = vec![0; 8];
+    data.extend(b"some text, not a log\n".repeat(400));
+    std::fs::write(&path, &data).unwrap();
+    let e = Wal::open(&path).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidData);
+    assert_eq!(std::fs::read(&path).unwrap(), data);
+}
+
 #[test]
 fn a_log_torn_inside_its_first_record_opens_empty() {
     let dir = tempfile::tempdir().unwrap();
