@@ -478,6 +478,11 @@ impl<R: Read> Reader<R> {
         self.empty_first = false;
         self.resyncing = false;
         self.failed = None;
+        // Held damage is damage unless what follows shows otherwise, and
+        // nothing will follow it now.
+        for held in self.suspect.release() {
+            self.note(&held);
+        }
         self.suspect = Suspect::default();
     }
 

@@ -310,3 +310,37 @@ fn damage_followed_only_by_zeros_is_a_torn_write() {
     let end = ends(&log);
     assert!(end.damaged && !end.torn, "{end:?}");
 }
+
+/// Damage a tolerant reader holds back (until it knows whether a torn
+/// write is all it is) is counted and reported when `recover` skips past
+/// it after an I/O error, not dropped.
+#[test]
+fn held_damage_is_reported_when_recover_skips_past_it() {
+    struct FailsOnce<'a>(&'a [u8], usize, bool);
+    impl Read for FailsOnce<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.1 >= BLOCK_SIZE && !self.2 {
+                self.2 = true;
+                return Err(std::io::Error::other("the disk failed"));
+            }
+            let n = (&self.0[self.1..]).read(buf)?;
+            self.1 += n;
+            Ok(n)
+        }
+    }
+    let (mut log, spans) = encode(&[record(0, 10), record(1, 100), record(2, 2 * BLOCK_SIZE)]);
+    log[spans[1].0 as usize + HEADER_SIZE] ^= 1; // record 1 fails its checksum
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let mut reader = Reader::tolerant(FailsOnce(&log, 0, false))
+        .on_corruption(move |c| sink.lock().unwrap().push(c.clone()));
+    let mut got = Vec::new();
+    assert!(reader.read_record(&mut got).unwrap());
+    assert_eq!(got, record(0, 10));
+    let e = reader.read_record(&mut got).unwrap_err();
+    assert_eq!(e.to_string(), "the disk failed");
+    reader.recover();
+    assert_eq!(reader.corruptions(), 1);
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(seen.lock().unwrap()[0].reason, Reason::ChecksumMismatch);
+}
