@@ -7,6 +7,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::blocks::{Blocks, Physical};
 use super::group::{Commit, Group, records};
 use super::log_file::LogFile;
 use super::{BLOCK_SIZE, HEADER_SIZE, LogEnd, Reader, Writer, chunk};
@@ -146,10 +147,10 @@ impl Wal {
     ///
     /// # Errors
     /// As [`create`](Self::create); reading the log; `InvalidData` if the
-    /// file holds not a single whole record and does not begin as a torn
-    /// log would (it may not be a log at all: nothing is cut then; remove it
-    /// or use
-    /// [`create`](Self::create) to start afresh).
+    /// file holds not a single whole record, no intact chunk of one, and
+    /// does not begin as a torn log would (it may not be a log at all:
+    /// nothing is cut then; remove it or use [`create`](Self::create) to
+    /// start afresh).
     pub fn open(path: impl AsRef<Path>) -> io::Result<Self> {
         Self::open_with_capacity(path, Self::DEFAULT_CAPACITY)
     }
@@ -170,7 +171,10 @@ impl Wal {
         sync_parent(path)?;
         let end = Reader::tolerant(&file).skip_to_end()?;
         if end.cut_bytes() > 0 {
-            if end.intact_len == 0 && (end.damaged || !starts_like_a_log(&file)?) {
+            let foreign = end.intact_len == 0
+                && (end.damaged || !starts_like_a_log(&file)?)
+                && !holds_a_chunk(&file)?;
+            if foreign {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(
@@ -338,6 +342,23 @@ fn starts_like_a_log(mut file: &File) -> io::Result<bool> {
     }
     let len = usize::from(u16::from_le_bytes([l0, l1]));
     Ok(matches!(kind, chunk::FULL | chunk::FIRST) && HEADER_SIZE + len <= BLOCK_SIZE)
+}
+
+/// Whether `file` holds a chunk whose checksum matches: then it is a log,
+/// however damaged (a power loss may drop the first page of a first batch
+/// nobody was told was durable, and keep later ones). A chance match in a
+/// file that is no log is about one in 2^32 per chunk header read.
+fn holds_a_chunk(mut file: &File) -> io::Result<bool> {
+    use std::io::{Seek, SeekFrom};
+    file.seek(SeekFrom::Start(0))?;
+    let mut blocks = Blocks::new(file);
+    loop {
+        match blocks.next()? {
+            Physical::Chunk(_) => return Ok(true),
+            Physical::Bad(_) => {}
+            Physical::End { .. } => return Ok(false),
+        }
+    }
 }
 
 /// Whether the rest of `file`, from its position, is all zeros.

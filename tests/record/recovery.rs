@@ -346,3 +346,22 @@ fn a_first_record_torn_in_zeroed_space_opens_empty() {
     wal.close().unwrap();
     assert_eq!(read_strict(&path), [b"first".to_vec()]);
 }
+
+/// A power loss that drops the first page of a first record (nobody was
+/// told it was durable) and keeps a later block of it: no whole record and
+/// a file that begins with zeros, but a chunk whose checksum matches, so
+/// it is a log, and `open` cuts it back to empty.
+#[test]
+fn a_first_record_missing_its_first_page_opens_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.log");
+    let (mut log, _) = encode(&[record(0, 3 * BLOCK_SIZE)]);
+    log[..4096].fill(0);
+    log.resize(1 << 20, 0);
+    std::fs::write(&path, &log).unwrap();
+    let wal = Wal::open(&path).unwrap();
+    assert_eq!(wal.recovery().intact_len, 0);
+    wal.append(b"first").unwrap();
+    wal.close().unwrap();
+    assert_eq!(read_strict(&path), [b"first".to_vec()]);
+}
