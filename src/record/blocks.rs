@@ -5,13 +5,25 @@ use std::io::{self, Read, Seek, SeekFrom};
 
 use super::{BLOCK_SIZE, Corruption, HEADER_SIZE, Reason, chunk, chunk_checksum};
 
+/// The unit a device writes whole: a write cut short by a power loss
+/// loses whole sectors.
+const SECTOR: usize = 512;
+
 /// What the next bytes of the stream hold.
 #[derive(Debug)]
 pub(super) enum Physical {
     /// A chunk whose checksum matched, of a type in `FULL..=LAST`.
     Chunk(Chunk),
     /// Dropped bytes: a damaged chunk, or the rest of its block.
-    Bad(Corruption),
+    Bad {
+        damage: Corruption,
+        /// The bytes hold a sector of zeros, as a write cut short in
+        /// zero-filled space leaves (see [`Suspect`](super::suspect::Suspect)):
+        /// if only zeros follow, it may be a torn write. No other damage can
+        /// be one: a torn write loses whole sectors, and its zeros make a
+        /// chunk's checksum fail or shorten its length, nothing else.
+        maybe_torn: bool,
+    },
     /// The end of the stream for now. `torn` bytes at the end are an
     /// incomplete header or chunk; they are not consumed, so a reader of a
     /// log that is still being written sees them once they are whole.
@@ -96,12 +108,42 @@ impl<R: Read> Blocks<R> {
     /// all of it whatever sizes `R`'s reads come in.
     fn drop_block(&mut self, reason: Reason) -> io::Result<Physical> {
         self.fill_to(BLOCK_SIZE)?;
+        // A damaged chunk's extent is known only when its checksum failed.
+        let maybe_torn = match reason {
+            Reason::ZeroedRegion => true,
+            Reason::ChecksumMismatch => {
+                let len = u16::from_le_bytes([self.buf[self.pos + 4], self.buf[self.pos + 5]]);
+                let end = self.pos + HEADER_SIZE + usize::from(len);
+                self.holds_zeroed_sector(self.pos, end)
+            }
+            _ => false,
+        };
         let (offset, bytes) = self.skip_block();
-        Ok(Physical::Bad(Corruption {
-            offset,
-            bytes,
-            reason,
-        }))
+        Ok(Physical::Bad {
+            damage: Corruption {
+                offset,
+                bytes,
+                reason,
+            },
+            maybe_torn,
+        })
+    }
+
+    /// Whether a sector that begins inside the block's bytes `from..to` is
+    /// all zeros (as far as the block was read): what a write cut short
+    /// leaves in zero-filled space, where the sectors it lost read as
+    /// zeros. Whole sectors, so that a zero byte or two that happen to end
+    /// a damaged chunk do not pass for one.
+    fn holds_zeroed_sector(&self, from: usize, to: usize) -> bool {
+        // The block starts at a multiple of `BLOCK_SIZE`, so sectors start
+        // at multiples of `SECTOR` in it too.
+        (from.next_multiple_of(SECTOR)..to)
+            .step_by(SECTOR)
+            .any(|at| {
+                self.buf[at..(at + SECTOR).min(self.filled)]
+                    .iter()
+                    .all(|&b| b == 0)
+            })
     }
 
     /// Reads until the current block holds `target` bytes (at most a
@@ -164,11 +206,14 @@ impl<R: Read> Blocks<R> {
             self.last = self.pos;
             self.pos = end;
             if !(chunk::FULL..=chunk::LAST).contains(&kind) {
-                return Ok(Physical::Bad(Corruption {
-                    offset,
-                    bytes: (HEADER_SIZE + len) as u64,
-                    reason: Reason::UnknownType(kind),
-                }));
+                return Ok(Physical::Bad {
+                    damage: Corruption {
+                        offset,
+                        bytes: (HEADER_SIZE + len) as u64,
+                        reason: Reason::UnknownType(kind),
+                    },
+                    maybe_torn: false,
+                });
             }
             return Ok(Physical::Chunk(Chunk {
                 kind,

@@ -263,14 +263,14 @@ impl<R: Read> Reader<R> {
                     };
                     return Ok(Event::End { torn });
                 }
-                Physical::Bad(damage) => {
+                Physical::Bad { damage, maybe_torn } => {
                     let broken = self.take_fragment(Reason::ErrorInMiddle);
                     let zeros = damage.reason == Reason::ZeroedRegion;
                     if self.mode == Mode::Tolerant {
                         // Reported once what follows shows it is no torn
-                        // write (see `Suspect`).
+                        // write (see `Suspect`), or at once if it cannot be.
                         for d in broken.into_iter().chain((!zeros).then_some(damage)) {
-                            for held in self.suspect.hold(d) {
+                            for held in self.suspect.hold(d, maybe_torn) {
                                 self.note(&held);
                             }
                         }

@@ -1,14 +1,18 @@
 //! Damage a tolerant reader holds back until it knows what follows it.
 //!
 //! A write cut short in space zero-filled ahead of the log (as
-//! [`Wal`](super::Wal) writes) leaves a chunk that fails its checksum, or a
-//! record whose rest is zeros, and then only zeros to the end of the file:
-//! a torn write, as one cut short at the end of a file is, not damage. So
-//! a tolerant reader that finds damage keeps it here; if zeros and then
-//! the end follow, it is dropped and the end is torn; if anything else
-//! follows (a chunk, or more damage after the zeros), it is reported as it
-//! would have been at once. Damage with no zeros after it before the end
-//! (a bad last chunk in a file that was never zero-filled) stays damage.
+//! [`Wal`](super::Wal) writes) loses whole sectors, which read as zeros:
+//! it leaves a chunk that fails its checksum with a sector of zeros in it,
+//! or a record whose rest is zeros, and then only zeros to the end of the
+//! file: a torn write, as one cut short at the end of a file is, not
+//! damage. So a tolerant reader that finds such damage keeps it here; if
+//! zeros and then the end follow, it is dropped and the end is torn; if
+//! anything else follows (a chunk, or more damage after the zeros), it is
+//! reported as it would have been at once. Damage with no zeros after it
+//! before the end (a bad last chunk in a file that was never zero-filled)
+//! stays damage, and so does damage no torn write leaves (a flipped bit
+//! in a chunk with no zeroed sector, a bad length, an unknown type): it is
+//! reported at once.
 
 use super::Corruption;
 
@@ -28,16 +32,21 @@ pub(super) struct Suspect {
 }
 
 impl Suspect {
-    /// Holds `damage` back; returns what must be reported now instead:
-    /// earlier damage that zeros and more damage followed, or all of it
-    /// when there is too much to be a torn write.
-    pub(super) fn hold(&mut self, damage: Corruption) -> Vec<Corruption> {
+    /// Holds `damage` back if it `may_be_torn`; returns what must be
+    /// reported now instead: earlier damage that zeros and more damage
+    /// followed, or all of it when there is too much to be a torn write or
+    /// `damage` cannot be one.
+    pub(super) fn hold(&mut self, damage: Corruption, may_be_torn: bool) -> Vec<Corruption> {
         let mut report = Vec::new();
         self.torn = false;
-        if self.zeros_after || self.damage.len() == MOST {
+        if self.zeros_after || self.damage.len() == MOST || !may_be_torn {
             report = self.release();
         }
-        self.damage.push(damage);
+        if may_be_torn {
+            self.damage.push(damage);
+        } else {
+            report.push(damage);
+        }
         report
     }
 

@@ -355,7 +355,7 @@ fn holds_a_chunk(mut file: &File) -> io::Result<bool> {
     loop {
         match blocks.next()? {
             Physical::Chunk(_) => return Ok(true),
-            Physical::Bad(_) => {}
+            Physical::Bad { .. } => {}
             Physical::End { .. } => return Ok(false),
         }
     }

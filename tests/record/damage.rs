@@ -311,6 +311,54 @@ fn damage_followed_only_by_zeros_is_a_torn_write() {
     assert!(end.damaged && !end.torn, "{end:?}");
 }
 
+/// A torn write loses whole sectors: damage with zeros after it but no
+/// zeroed sector of its own (a flipped bit, a sector torn inside, a bad
+/// length, an unknown type) is no torn write, and is reported at once.
+#[test]
+fn damage_no_torn_write_leaves_is_damage_even_before_zeros() {
+    let records = vec![record(0, 10), record(1, 3000), record(2, 20)];
+    let (log, spans) = encode(&records);
+    let start = |i: usize| spans[i].0 as usize;
+    let flipped = |at: usize| {
+        let mut log = log.clone();
+        log[at] ^= 0x10;
+        log
+    };
+    let mut unknown = log.clone();
+    unknown[start(2)..].copy_from_slice(&chunk(9, &records[2]));
+    let mut too_long = log.clone();
+    too_long[start(2) + 4..start(2) + 6].copy_from_slice(&u16::MAX.to_le_bytes());
+    // Zeros inside record 1 that cover no whole sector, then only zeros.
+    let mut torn_inside = log[..spans[1].1 as usize].to_vec();
+    torn_inside[start(1) + 700..start(1) + 1000].fill(0);
+    let cases = [
+        (
+            flipped(start(1) + HEADER_SIZE + 2000),
+            Reason::ChecksumMismatch,
+            1,
+        ),
+        (
+            flipped(start(2) + HEADER_SIZE + 3),
+            Reason::ChecksumMismatch,
+            2,
+        ),
+        (flipped(start(2) + 6), Reason::ChecksumMismatch, 2), // the type
+        (unknown, Reason::UnknownType(9), 2),
+        (too_long, Reason::BadLength, 2),
+        (torn_inside, Reason::ChecksumMismatch, 1),
+    ];
+    for (i, (mut log, reason, kept)) in cases.into_iter().enumerate() {
+        log.resize(3 * BLOCK_SIZE, 0);
+        let (read, seen) = tolerant(&log);
+        assert_eq!(read, records[..kept], "case {i}");
+        assert_eq!(seen.len(), 1, "case {i}: {seen:?}");
+        assert_eq!(seen[0].reason, reason, "case {i}");
+        let end = Reader::tolerant(&log[..]).skip_to_end().unwrap();
+        assert!(end.damaged && !end.torn, "case {i}: {end:?}");
+        assert_eq!(end.intact_len, spans[kept - 1].1, "case {i}");
+    }
+}
+
 /// Damage a tolerant reader holds back (until it knows whether a torn
 /// write is all it is) is counted and reported when `recover` skips past
 /// it after an I/O error, not dropped.
@@ -328,8 +376,10 @@ fn held_damage_is_reported_when_recover_skips_past_it() {
             Ok(n)
         }
     }
-    let (mut log, spans) = encode(&[record(0, 10), record(1, 100), record(2, 2 * BLOCK_SIZE)]);
-    log[spans[1].0 as usize + HEADER_SIZE] ^= 1; // record 1 fails its checksum
+    let (mut log, spans) = encode(&[record(0, 10), record(1, 1000), record(2, 2 * BLOCK_SIZE)]);
+    // Record 1 lost its second sector, as a torn write does.
+    assert_eq!(spans[1].1, 1024);
+    log[512..1024].fill(0);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
     let mut reader = Reader::tolerant(FailsOnce(&log, 0, false))

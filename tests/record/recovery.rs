@@ -328,14 +328,14 @@ fn a_streamed_record_after_an_empty_first_survives_an_io_error() {
 }
 
 /// A log whose first batch was torn in its zero-filled space (a crash
-/// before the first sync returned) opens as an empty log, not as a file
-/// that may be no log at all.
+/// before the first sync returned: the batch's later sectors read as
+/// zeros) opens as an empty log, not as a file that may be no log at all.
 #[test]
 fn a_first_record_torn_in_zeroed_space_opens_empty() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("wal.log");
-    let (mut log, _) = encode(&[record(0, 500)]);
-    log.truncate(300);
+    let (mut log, _) = encode(&[record(0, 1500)]);
+    log.truncate(1024);
     log.resize(1 << 20, 0);
     std::fs::write(&path, &log).unwrap();
     let wal = Wal::open(&path).unwrap();
@@ -364,4 +364,27 @@ fn a_first_record_missing_its_first_page_opens_empty() {
     wal.append(b"first").unwrap();
     wal.close().unwrap();
     assert_eq!(read_strict(&path), [b"first".to_vec()]);
+}
+
+/// A flipped bit in records a sync acknowledged, in a log that was never
+/// closed (zeros run on after it): no torn write looks like that, so
+/// `open` reports the damage it cuts instead of a torn end.
+#[test]
+fn damage_in_the_last_synced_records_is_reported_as_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.log");
+    let records = [record(0, 10), record(1, 100), record(2, 3000)];
+    let (mut log, spans) = encode(&records);
+    log.resize(1 << 20, 0);
+    for (hit, kept) in [(2, 2), (1, 1)] {
+        let mut log = log.clone();
+        log[spans[hit].0 as usize + HEADER_SIZE + 50] ^= 4;
+        std::fs::write(&path, &log).unwrap();
+        let wal = Wal::open(&path).unwrap();
+        let end = wal.recovery();
+        assert!(end.damaged && !end.torn && end.corruptions == 1, "{end:?}");
+        assert_eq!(end.intact_len, spans[kept - 1].1);
+        wal.close().unwrap();
+        assert_eq!(read_strict(&path), records[..kept]);
+    }
 }
