@@ -20,8 +20,11 @@ pub enum Mode {
     /// cannot be trusted) and reported to
     /// [`on_corruption`](Reader::on_corruption) and the counters; a torn
     /// record or header at the end of the log is a clean end; zero-filled
-    /// (preallocated) regions are skipped without a report, and damage
-    /// followed only by them up to the end is a write torn there.
+    /// (preallocated) regions are skipped without a report, and what a
+    /// write cut short in them leaves (a chunk that fails its checksum with
+    /// a zeroed 512-byte sector in it, a record whose rest is zeros)
+    /// followed only by zeros up to the end is a write torn there. Other
+    /// damage is reported at once.
     Tolerant,
 }
 
