@@ -17,6 +17,8 @@
 //!   under loom (see `engine::lanes`).
 //! - [`Backoff`] yields on every step under loom (no spinning, no sleeping),
 //!   which keeps the models small, and does not spin after a lost race.
+//! - [`yield_until`] checks its condition once under loom, and does not
+//!   yield.
 //! - [`Condvar::wait_timeout`] under loom returns at once as timed out (loom's
 //!   own never times out): a timeout may expire at any moment, so this is one
 //!   of the real behaviours, and models cannot hang on it. [`Deadline`] reads
@@ -253,6 +255,41 @@ mod imp {
 }
 
 pub(crate) use imp::{AccessTracker, Condvar, Mutex, MutexGuard};
+
+/// How long [`yield_until`] yields at most: about one write of a few dozen
+/// KiB to a file, the sink call a writer waiting for room most often waits
+/// for. (20, 50, 100 and 200 µs gave the same throughput logging to a file
+/// with 64 KiB and 256 KiB halves.)
+#[cfg(not(loom))]
+const YIELD_FOR: std::time::Duration = std::time::Duration::from_micros(20);
+
+/// Before parking for another thread's progress that usually comes within
+/// microseconds (a sink call on another core ending): checks `ready`,
+/// yielding between checks, for [`YIELD_FOR`] at most or until `deadline`.
+/// `true` once `ready` held; `false` means park. Parking there would put
+/// the wake-up on the other thread's path, and the woken thread often on
+/// that thread's core (logging to a file, 0.86-0.97x a
+/// `Mutex<BufWriter<File>>` instead of 0.94-1.12x).
+/// Under loom, checks once: the models cover both outcomes, and the park.
+pub(crate) fn yield_until(deadline: Option<&Deadline>, mut ready: impl FnMut() -> bool) -> bool {
+    if ready() {
+        return true;
+    }
+    #[cfg(not(loom))]
+    {
+        let until = Deadline::after(YIELD_FOR);
+        let before = |d: &Deadline| d.left().is_some();
+        while before(&until) && deadline.is_none_or(before) {
+            std::thread::yield_now();
+            if ready() {
+                return true;
+            }
+        }
+    }
+    #[cfg(loom)]
+    let _ = deadline;
+    false
+}
 
 /// A point in time to park until. Under loom, time does not pass: a
 /// deadline always has time left, and the timed park it bounds

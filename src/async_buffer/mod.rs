@@ -15,7 +15,7 @@ use self::worker::Shared;
 use crate::engine::{Landing, Rejected, Reservation};
 use crate::front::{Front, Refused};
 use crate::sink::Sink;
-use crate::sync::{Arc, Deadline, JoinHandle, Mutex};
+use crate::sync::{Arc, Deadline, JoinHandle, Mutex, yield_until};
 use crate::{Error, Stats, TryWriteError, WriteSink};
 
 /// A batching buffer whose batches are handed to the sink by a background
@@ -499,6 +499,15 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
             return Err(Error::Reentrant); // the sink waiting for itself
         }
         self.front().counters.writer_waited();
+        // Room usually comes within microseconds: the flusher thread is in
+        // the sink with the other half. Not in per-writer mode, where room
+        // is claimed a chunk at a time and this check does not see it: the
+        // yield there measured 0.74-0.76x on single items, where parking
+        // leaves the cores to the flusher and the other writer.
+        let engine = &self.front().engine;
+        if !engine.per_writer() && yield_until(deadline, || engine.has_room_or_closed(n)) {
+            return Ok(true);
+        }
         let signal = &self.shared().signal;
         let mut state = signal.lock();
         loop {

@@ -396,6 +396,11 @@ impl<T, F> Engine<T, F> {
         self.active_word() & slab::CLOSED != 0
     }
 
+    /// Whether writers fill chunks of their own (per-writer mode).
+    pub(crate) fn per_writer(&self) -> bool {
+        self.lanes.is_some()
+    }
+
     /// Whether a writer waiting for room should try again: `n` slots fit in
     /// the active slab, a swap is under way (invariant 2), or the engine is
     /// closed.
