@@ -321,3 +321,42 @@ impl Deadline {
         return Some(self.span);
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::{Deadline, yield_until};
+    use std::time::Duration;
+
+    #[test]
+    fn yield_until_sees_the_condition_turn_true() {
+        let mut checks = 0;
+        let ready = yield_until(None, || {
+            checks += 1;
+            checks == 3
+        });
+        assert!(ready);
+        assert_eq!(checks, 3);
+    }
+
+    #[test]
+    fn yield_until_gives_up_on_a_condition_that_stays_false() {
+        let mut checks = 0u64;
+        assert!(!yield_until(None, || {
+            checks += 1;
+            false
+        }));
+        assert!(checks >= 1);
+    }
+
+    #[test]
+    fn yield_until_checks_once_past_its_deadline() {
+        let passed = Deadline::after(Duration::ZERO);
+        std::thread::sleep(Duration::from_millis(1));
+        let mut checks = 0;
+        assert!(!yield_until(Some(&passed), || {
+            checks += 1;
+            false
+        }));
+        assert_eq!(checks, 1);
+    }
+}
