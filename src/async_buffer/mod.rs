@@ -500,10 +500,10 @@ impl<T, S: Sink<T>> AsyncBuffer<T, S> {
         }
         self.front().counters.writer_waited();
         // Room usually comes within microseconds: the flusher thread is in
-        // the sink with the other half. Not in per-writer mode, where room
-        // is claimed a chunk at a time and this check does not see it: the
-        // yield there measured 0.74-0.76x on single items, where parking
-        // leaves the cores to the flusher and the other writer.
+        // the sink with the other half. Not in per-writer mode: there the
+        // yield measured 0.74-0.76x of parking on single items (why is not
+        // known; parking leaves both cores to the flusher and the other
+        // writer).
         let engine = &self.front().engine;
         if !engine.per_writer() && yield_until(deadline, || engine.has_room_or_closed(n)) {
             return Ok(true);
