@@ -352,12 +352,7 @@ mod tests {
 
     #[test]
     fn yield_until_gives_up_on_a_condition_that_stays_false() {
-        let mut checks = 0u64;
-        assert!(!yield_until(None, || {
-            checks += 1;
-            false
-        }));
-        assert!(checks >= 1);
+        assert!(!yield_until(None, || false));
     }
 
     #[test]
